@@ -1,0 +1,29 @@
+"""The `alphamatte` command."""
+
+from __future__ import annotations
+
+import click
+
+from alphamatte import __version__
+from alphamatte.cli.evaluate import eval_command
+from alphamatte.cli.local import cutout, matte
+from alphamatte.cli.model import model
+from alphamatte.cli.serve import keys, serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="alphamatte")
+def cli() -> None:
+    """alphamatte: alpha mattes from photos, locally or as a withoutbg-compatible server."""
+
+
+cli.add_command(model)
+cli.add_command(matte)
+cli.add_command(cutout)
+cli.add_command(eval_command)
+cli.add_command(serve)
+cli.add_command(keys)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,46 @@
+"""Options shared by the commands that run the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from alphamatte.config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def engine_options(func: F) -> F:
+    """--model, --quality and --max-side, defaulting to the ALPHAMATTE_* environment."""
+    func = click.option("--model", default=None, help="Registry name or .onnx file in the model cache.")(func)
+    func = click.option("--quality", type=click.Choice(["fast", "best"]), default=None,
+                        help="fast (default) or best (flip averaging, ~2x time).")(func)
+    func = click.option("--max-side", type=click.IntRange(32, 1024), default=None,
+                        help="Long side of the image the model sees (default 1024).")(func)
+    return func
+
+
+def settings_with(model: object = None, quality: object = None, max_side: object = None) -> Settings:
+    overrides = {k: v for k, v in (("model", model), ("quality", quality), ("max_side", max_side))
+                 if v is not None}
+    return Settings(**overrides)
+
+
+def load_matter_or_exit(model: object = None, quality: object = None, max_side: object = None):  # type: ignore[no-untyped-def]
+    from alphamatte.engine.acquire import ModelFetchError
+    from alphamatte.engine.cache import ModelPathError
+    from alphamatte.engine.loader import ModelUnavailableError, load_matter
+    from alphamatte.engine.matting import MattingConfig
+
+    settings = settings_with(model, quality, max_side)
+    try:
+        return load_matter(
+            settings.model,
+            config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
+            directory=settings.models_dir,
+            threads=settings.threads,
+        )
+    except (ModelFetchError, ModelPathError, ModelUnavailableError) as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,102 @@
+"""`alphamatte serve` and `alphamatte keys ...`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import click
+
+from alphamatte.config import Settings
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Processes; each holds one model and uses every core for it.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the HTTP API (settings from ALPHAMATTE_* environment variables)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = Settings()
+    click.echo(f"alphamatte: database {settings.resolved_database_url.split('@')[-1]}", err=True)
+    click.echo("alphamatte: create a key with `alphamatte keys create --credits 100`", err=True)
+    uvicorn.run(
+        "alphamatte.server.app:create_app", factory=True, host=host, port=port,
+        workers=workers, access_log=False, timeout_graceful_shutdown=30,
+    )
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from alphamatte.server.storage.database import make_engine, migrate
+
+    engine = make_engine(Settings().resolved_database_url)
+    migrate(engine)
+    return engine
+
+
+def _rate(value: str | None) -> str | None:
+    from alphamatte.server.ratelimit import valid_rate_limit
+
+    if value is not None and not valid_rate_limit(value):
+        raise click.BadParameter(f"{value!r} is not a rate like '7/minute' or '100/hour'.")
+    return value
+
+
+@click.group()
+def keys() -> None:
+    """Manage API keys and credits in the configured database."""
+
+
+@keys.command("create")
+@click.option("--name", default="", help="A label for the key.")
+@click.option("--credits", default=0, type=click.IntRange(min=0), show_default=True)
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Credits expire at the start of this day (YYYY-MM-DD).")
+@click.option("--rate-limit", default=None, help="Per-key override, e.g. '7/minute'.")
+def create(name: str, credits: int, expires: datetime | None, rate_limit: str | None) -> None:
+    """Create a key. The key itself is printed once, as the last line."""
+    from alphamatte.server.accounting.keys import create_key
+
+    key, raw = create_key(_engine(), name=name, credits=credits, expires_at=expires,
+                          rate_limit=_rate(rate_limit))
+    click.echo(f"created key id={key.id} name={key.name!r} credits={key.credits}", err=True)
+    click.echo(raw)
+
+
+@keys.command("list")
+def list_command() -> None:
+    """List keys (never their secrets)."""
+    from alphamatte.server.accounting.keys import list_keys
+
+    for key in list_keys(_engine()):
+        expires = key.expires_at.date().isoformat() if key.expires_at else "-"
+        status = "revoked" if key.revoked else "live"
+        click.echo(f"{key.id}\t{key.prefix}…\t{key.name or '-'}\tcredits={key.credits}\t"
+                   f"expires={expires}\trate={key.rate_limit or 'default'}\t{status}")
+
+
+@keys.command("topup")
+@click.argument("key_id", type=int)
+@click.argument("credits", type=click.IntRange(min=1))
+def topup(key_id: int, credits: int) -> None:
+    """Add CREDITS to key KEY_ID."""
+    from alphamatte.server.accounting.keys import top_up
+
+    key = top_up(_engine(), key_id, credits)
+    if key is None:
+        raise click.ClickException(f"No key with id {key_id}.")
+    click.echo(f"key {key.id}: credits={key.credits}")
+
+
+@keys.command("revoke")
+@click.argument("key_id", type=int)
+def revoke_command(key_id: int) -> None:
+    """Revoke key KEY_ID; it stops working at once."""
+    from alphamatte.server.accounting.keys import revoke
+
+    if not revoke(_engine(), key_id):
+        raise click.ClickException(f"No key with id {key_id}.")
+    click.echo(f"key {key_id}: revoked")

@@ -1,0 +1,44 @@
+"""Settings from ``ALPHAMATTE_*`` environment variables, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alphamatte.engine.cache import home_dir
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALPHAMATTE_", extra="ignore")
+
+    home: Path = Field(default_factory=home_dir)
+    model: str = "isnet-general-use"
+    max_side: int = Field(default=1024, ge=32, le=1024)
+    quality: Literal["fast", "best"] = "fast"
+    threads: int | None = Field(default=None, ge=1)
+
+    max_input_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(default=50_000_000, ge=1)
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    rate_limit: str = "7/minute"
+    queue_size: int = Field(default=16, ge=1)
+    admin_token: SecretStr | None = None
+    result_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+
+    @field_validator("home")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'alphamatte.db'}"

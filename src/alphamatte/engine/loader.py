@@ -1,0 +1,85 @@
+"""Build a ready :class:`Matter` from a model name: acquire, verify, prepare, open."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from alphamatte.engine import acquire
+from alphamatte.engine.cache import confined_model_path, models_dir
+from alphamatte.engine.matting import Matter, MattingConfig
+from alphamatte.engine.prepare import prepare, prepared_path
+from alphamatte.engine.registry import DEFAULT_MODEL, ISNET, REGISTRY, ModelSpec, custom_model
+from alphamatte.engine.session import OrtSession
+
+log = logging.getLogger(__name__)
+
+
+class ModelUnavailableError(RuntimeError):
+    """The model is missing or broken and could not be (re)acquired."""
+
+
+def resolve_spec(model: str, directory: Path) -> tuple[ModelSpec, Path]:
+    """A registry name, or an ``.onnx`` path confined to the model cache."""
+    if model in REGISTRY:
+        spec = REGISTRY[model]
+        return spec, directory / spec.filename
+    path = confined_model_path(model, directory)
+    return custom_model(path.name), path
+
+
+def _has_dynamic_input(path: Path) -> bool:
+    import onnx  # deferred: heavy
+
+    model = onnx.load(str(path), load_external_data=False)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return len(dims) == 4 and not (dims[2].HasField("dim_value") and dims[3].HasField("dim_value"))
+
+
+def _open(spec: ModelSpec, path: Path, *, threads: int | None, fetch: bool) -> OrtSession:
+    directory = path.parent
+    if spec.source is not None:
+        if fetch:
+            path = acquire.fetch(spec, directory)
+        elif not acquire.is_verified(path, spec):
+            raise ModelUnavailableError(
+                f"Model {spec.name} is not in {directory}; run `alphamatte model fetch`."
+            )
+    if spec.name == ISNET.name:
+        return OrtSession(prepare(path), threads=threads, dynamic=True)
+    return OrtSession(path, threads=threads, dynamic=_has_dynamic_input(path))
+
+
+_load_lock = threading.Lock()
+
+
+def load_matter(
+    model: str = DEFAULT_MODEL,
+    *,
+    config: MattingConfig | None = None,
+    directory: Path | None = None,
+    threads: int | None = None,
+    fetch: bool = True,
+) -> Matter:
+    """Open the model once. A file that ONNX Runtime cannot load is re-acquired once."""
+    directory = directory or models_dir()
+    with _load_lock:
+        spec, path = resolve_spec(model, directory)
+        try:
+            session = _open(spec, path, threads=threads, fetch=fetch)
+        except (acquire.ModelFetchError, ModelUnavailableError):
+            raise
+        except Exception as first:
+            if spec.source is None:
+                raise ModelUnavailableError(f"Cannot load model file {path}: {first}") from first
+            log.warning("model %s failed to load (%s); acquiring it again", spec.name, first)
+            path.unlink(missing_ok=True)
+            prepared_path(path).unlink(missing_ok=True)
+            try:
+                session = _open(spec, path, threads=threads, fetch=True)
+            except Exception as second:
+                raise ModelUnavailableError(
+                    f"Model {spec.name} failed to load twice: {second}"
+                ) from second
+    return Matter(session, spec, config)

@@ -1,0 +1,31 @@
+"""From decoded bytes to the two products: a matte in the file's grid, a cutout upright."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from alphamatte.engine.matting import Matter
+from alphamatte.imaging.compose import cutout
+from alphamatte.imaging.decode import DecodedImage, to_stored
+
+
+@dataclass(frozen=True)
+class MatteResult:
+    upright_rgb: np.ndarray
+    upright_alpha: np.ndarray  # float32 0..1
+
+    def stored_matte(self, orientation: int) -> np.ndarray:
+        """uint8 matte in the file's stored pixel grid (what the alpha endpoints return)."""
+        return to_stored(np.clip(np.rint(self.upright_alpha * 255), 0, 255).astype(np.uint8),
+                         orientation)
+
+    def cutout(self) -> np.ndarray:
+        """Upright RGBA, straight alpha, edge colours decontaminated."""
+        return cutout(self.upright_rgb, self.upright_alpha)
+
+
+def run_matting(image: DecodedImage, matter: Matter) -> MatteResult:
+    upright = image.upright()
+    return MatteResult(upright_rgb=upright, upright_alpha=matter.predict_float(upright))

@@ -1,0 +1,166 @@
+"""Deterministic rewrites of the downloaded IS-Net graph into the variant we run.
+
+Two rewrites, both checked against the untouched graph by the test suite:
+
+* **fp32** — the published weights are fp16, so ONNX Runtime's CPU provider wraps most ops in
+  Cast nodes. Widening initializers and constants to fp32 and turning the fp16 Casts into
+  Identities removes that traffic without changing the maths the CPU does anyway.
+* **dynamic H×W** — the export traced every ``_upsample_like(src, target)`` as a constant
+  output size (e.g. ``[32, 32]`` at a 1024² input). Each size is rewired to read the spatial
+  shape of the tensor it is concatenated or added with, or of the graph input for side outputs,
+  so any multiple-of-32 input works and smaller inputs cost proportionally less.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+PREPARED_VERSION = 1  # bump when a rewrite changes; prepared files are keyed by it
+
+
+def prepared_path(source: Path) -> Path:
+    return source.with_name(f"{source.stem}.prepared-v{PREPARED_VERSION}.onnx")
+
+
+def prepare(source: Path) -> Path:
+    """Write (once) and return the prepared variant next to ``source``."""
+    target = prepared_path(source)
+    if target.is_file():
+        return target
+    model = onnx.load(str(source))
+    widen_to_fp32(model)
+    make_spatial_dims_dynamic(model)
+    onnx.checker.check_model(model)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        onnx.save(model, str(partial))
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def widen_to_fp32(model: onnx.ModelProto) -> None:
+    graph = model.graph
+    for index, tensor in enumerate(graph.initializer):
+        if tensor.data_type == TensorProto.FLOAT16:
+            wide = numpy_helper.to_array(tensor).astype(np.float32)
+            graph.initializer[index].CopyFrom(numpy_helper.from_array(wide, tensor.name))
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for attribute in node.attribute:
+                if attribute.name == "value" and attribute.t.data_type == TensorProto.FLOAT16:
+                    wide = numpy_helper.to_array(attribute.t).astype(np.float32)
+                    attribute.t.CopyFrom(numpy_helper.from_array(wide, attribute.t.name))
+        elif node.op_type == "Cast":
+            to = next(a.i for a in node.attribute if a.name == "to")
+            if to in (TensorProto.FLOAT16, TensorProto.FLOAT):
+                node.op_type = "Identity"
+                del node.attribute[:]
+    for info in graph.value_info:
+        if info.type.tensor_type.elem_type == TensorProto.FLOAT16:
+            info.type.tensor_type.elem_type = TensorProto.FLOAT
+
+
+def _through_identities(name: str, consumers: dict[str, list[onnx.NodeProto]]) -> list[tuple[
+    onnx.NodeProto, str
+]]:
+    """Consumers of ``name``, looking through Identity nodes: (node, the input it reads)."""
+    found: list[tuple[onnx.NodeProto, str]] = []
+    for node in consumers.get(name, []):
+        if node.op_type == "Identity":
+            found.extend(_through_identities(node.output[0], consumers))
+        else:
+            found.append((node, name))
+    return found
+
+
+def make_spatial_dims_dynamic(model: onnx.ModelProto) -> None:
+    graph = model.graph
+    producers = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
+    for node in graph.node:
+        for name in node.input:
+            consumers[name].append(node)
+    graph_input = graph.input[0].name
+    new_nodes: list[onnx.NodeProto] = []
+    for node in list(graph.node):
+        if node.op_type != "Resize" or len(node.input) < 4:
+            continue
+        concat = producers.get(node.input[3])
+        if concat is None or concat.op_type != "Concat" or len(concat.input) != 2:
+            continue
+        const = producers.get(concat.input[1])
+        if const is None or const.op_type != "Constant":
+            continue
+        target = graph_input
+        for consumer, read in _through_identities(node.output[0], consumers):
+            if consumer.op_type in ("Concat", "Add"):
+                others = [name for name in consumer.input if name != read]
+                if others:
+                    target = others[0]
+                    break
+        prefix = f"{node.name}/dynamic_size"
+        shape_name, starts, ends, spatial = (f"{prefix}/{s}" for s in ("shape", "starts", "ends", "hw"))
+        new_nodes += [
+            helper.make_node("Shape", [target], [shape_name], name=f"{prefix}/Shape"),
+            helper.make_node(
+                "Constant", [], [starts], name=f"{prefix}/Starts",
+                value=numpy_helper.from_array(np.array([2], dtype=np.int64)),
+            ),
+            helper.make_node(
+                "Constant", [], [ends], name=f"{prefix}/Ends",
+                value=numpy_helper.from_array(np.array([4], dtype=np.int64)),
+            ),
+            helper.make_node("Slice", [shape_name, starts, ends], [spatial], name=f"{prefix}/Slice"),
+        ]
+        concat.input[1] = spatial
+    graph.node.extend(new_nodes)
+    _drop_unused_constants(graph)
+    _topological_sort(graph)
+    for value in list(graph.input) + list(graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) == 4:
+            dims[2].dim_param = "height"
+            dims[3].dim_param = "width"
+    del graph.value_info[:]  # stale static shapes; ORT re-infers them
+
+
+def _drop_unused_constants(graph: onnx.GraphProto) -> None:
+    used = {name for node in graph.node for name in node.input}
+    used |= {output.name for output in graph.output}
+    kept = [n for n in graph.node if n.op_type != "Constant" or n.output[0] in used]
+    del graph.node[:]
+    graph.node.extend(kept)
+
+
+def _topological_sort(graph: onnx.GraphProto) -> None:
+    available = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered: list[onnx.NodeProto] = []
+    while pending:
+        progressed = False
+        remaining: list[onnx.NodeProto] = []
+        for node in pending:
+            if all(name in available for name in node.input):
+                ordered.append(node)
+                available.update(node.output)
+                progressed = True
+            else:
+                remaining.append(node)
+        if not progressed:
+            raise ValueError("graph has a cycle or a missing input")
+        pending = remaining
+    del graph.node[:]
+    graph.node.extend(ordered)

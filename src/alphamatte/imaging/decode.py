@@ -1,0 +1,168 @@
+"""Decode and validate untrusted image bytes.
+
+Everything here assumes hostile input: the byte limit is checked before parsing, the pixel
+limit is checked from the header before any pixel data is decompressed, and every decoder
+failure becomes a typed :class:`ImageError`.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from alphamatte.imaging.errors import (
+    CorruptImageError,
+    InputTooLargeError,
+    TooManyPixelsError,
+    UnsupportedFormatError,
+)
+
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 50_000_000
+SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
+
+# EXIF orientation -> the transpose that makes the stored pixels upright.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# The inverse of each, taking an upright matte back to the stored grid.
+_STORED = {
+    **_UPRIGHT,
+    6: Image.Transpose.ROTATE_90,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An RGB image in the file's stored pixel grid, plus how to show it upright."""
+
+    rgb: np.ndarray  # H x W x 3 uint8, stored grid
+    orientation: int  # EXIF orientation 1..8 (1 = already upright)
+    format: str
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    def upright(self) -> np.ndarray:
+        """The RGB pixels as a viewer shows them (EXIF orientation applied)."""
+        return to_upright(self.rgb, self.orientation)
+
+
+def _transpose(array: np.ndarray, method: Image.Transpose | None) -> np.ndarray:
+    if method is None:
+        return array
+    return np.asarray(Image.fromarray(array).transpose(method))
+
+
+def to_upright(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation to an image or matte in the stored grid."""
+    return _transpose(array, _UPRIGHT.get(orientation))
+
+
+def to_stored(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Undo :func:`to_upright`: bring an upright image or matte back to the stored grid."""
+    return _transpose(array, _STORED.get(orientation))
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # PIL's own convert clips 16-bit values at 255; rescale to 8 bits instead.
+        wide = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if mode.startswith("I;16") or wide.max() > 255 else 255.0
+        gray = np.clip(np.rint(wide * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "F":
+        flt = np.asarray(image, dtype=np.float64)
+        peak = 1.0 if flt.max() <= 1.0 else 255.0
+        gray = np.clip(np.rint(flt * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return np.asarray(image.convert("RGB"))
+
+
+def open_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Identify the format and check the pixel count from the header only."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
+    except UnidentifiedImageError as exc:
+        raise UnsupportedFormatError(
+            "Unsupported image format; send JPEG, PNG, WebP, TIFF, BMP or GIF."
+        ) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooManyPixelsError(f"Image has too many pixels (limit {max_pixels:,}).") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptImageError("Image file is corrupt or truncated.") from exc
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise CorruptImageError("Image has no pixels.")
+    if width * height > max_pixels:
+        raise TooManyPixelsError(
+            f"Image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}."
+        )
+    return image
+
+
+def decode(
+    data: bytes,
+    *,
+    max_bytes: int = MAX_INPUT_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> DecodedImage:
+    """Decode untrusted bytes into RGB pixels in the stored grid, with their EXIF orientation.
+
+    Raises a subclass of :class:`ImageError` for anything that is not a valid, supported image
+    within the limits. Alpha channels are dropped: the model looks at colour only.
+    """
+    if len(data) > max_bytes:
+        raise InputTooLargeError(
+            f"Image is {len(data):,} bytes; the limit is {max_bytes:,} bytes."
+        )
+    if not data:
+        raise CorruptImageError("Image is empty.")
+    image = open_image(data, max_pixels=max_pixels)
+    fmt = image.format or "UNKNOWN"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.seek(0)  # animated GIF/WebP/TIFF: first frame only
+            orientation = _orientation(image)
+            image.load()
+            rgb = _to_rgb(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooManyPixelsError(f"Image has too many pixels (limit {max_pixels:,}).") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+        raise CorruptImageError(f"Image file is corrupt or truncated ({fmt}).") from exc
+    finally:
+        image.close()
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise CorruptImageError("Image could not be converted to RGB.")
+    return DecodedImage(rgb=np.ascontiguousarray(rgb), orientation=orientation, format=fmt)
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except Exception:  # a broken EXIF block is not worth refusing the photo for
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+

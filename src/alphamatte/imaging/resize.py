@@ -1,0 +1,46 @@
+"""Resizing of photos and mattes."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+def fit_long_side(width: int, height: int, max_side: int, *, multiple: int = 1) -> tuple[int, int]:
+    """The size with the same aspect whose long side is at most ``max_side``.
+
+    Never enlarges. With ``multiple`` > 1 both sides are rounded to a multiple of it (at least
+    one multiple), which the model's down-sampling stages need.
+    """
+    scale = min(1.0, max_side / max(width, height))
+    new_w = max(1, round(width * scale))
+    new_h = max(1, round(height * scale))
+    if multiple > 1:
+        new_w = max(multiple, round(new_w / multiple) * multiple)
+        new_h = max(multiple, round(new_h / multiple) * multiple)
+    return new_w, new_h
+
+
+def resize_image(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize a uint8 photo with Lanczos (anti-aliased when shrinking, unlike OpenCV's)."""
+    if rgb.shape[1] == width and rgb.shape[0] == height:
+        return rgb
+    resized = Image.fromarray(rgb).resize((width, height), Image.Resampling.LANCZOS)
+    return np.asarray(resized)
+
+
+def resize_matte(alpha: np.ndarray, width: int, height: int, *, cubic: bool = False) -> np.ndarray:
+    """Resize a float32 matte in 0..1, clipped back into range."""
+    if alpha.shape[1] == width and alpha.shape[0] == height:
+        return alpha
+    interpolation = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
+    if width * height < alpha.shape[0] * alpha.shape[1]:
+        interpolation = cv2.INTER_AREA
+    out = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=interpolation)
+    return np.clip(out, 0.0, 1.0)
+
+
+def to_uint8(alpha: np.ndarray) -> np.ndarray:
+    """Quantise a 0..1 matte to 8 bits with rounding."""
+    return np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)

@@ -1,0 +1,104 @@
+"""Credits: reserved atomically before inference, charged on success, refunded on failure."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from alphamatte.server.storage.schema import api_keys, usage
+
+
+class Reservation(enum.Enum):
+    OK = "ok"
+    NO_CREDIT = "no_credit"
+    EXPIRED = "expired"
+
+
+def reserve(engine: Engine, key_id: int, request_id: str, endpoint: str, credits: int = 1) -> (
+    Reservation
+):
+    """Take ``credits`` from the key in one conditional UPDATE, and note it in the ledger.
+
+    The UPDATE only matches while the balance covers the request, so concurrent requests can
+    never drive it below zero whatever the interleaving.
+    """
+    now = datetime.now()
+    with engine.begin() as conn:
+        taken = conn.execute(
+            update(api_keys)
+            .where(
+                api_keys.c.id == key_id,
+                api_keys.c.credits >= credits,
+                (api_keys.c.expires_at.is_(None)) | (api_keys.c.expires_at > now),
+            )
+            .values(credits=api_keys.c.credits - credits)
+        )
+        if taken.rowcount != 1:
+            row = conn.execute(
+                select(api_keys.c.expires_at).where(api_keys.c.id == key_id)
+            ).first()
+            expires_at = row[0] if row is not None else None
+            if expires_at is not None and expires_at <= now:
+                return Reservation.EXPIRED
+            return Reservation.NO_CREDIT
+        conn.execute(
+            insert(usage).values(
+                key_id=key_id, endpoint=endpoint, request_id=request_id, credits=credits,
+                state="reserved", created_at=now,
+            )
+        )
+    return Reservation.OK
+
+
+def charge(engine: Engine, request_id: str) -> None:
+    """Make a reservation final."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(usage).where(usage.c.request_id == request_id, usage.c.state == "reserved")
+            .values(state="charged")
+        )
+
+
+def refund(engine: Engine, request_id: str) -> None:
+    """Give a reserved credit back; a no-op for unknown or already final requests."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(usage.c.key_id, usage.c.credits)
+            .where(usage.c.request_id == request_id, usage.c.state == "reserved")
+        ).first()
+        if row is None:
+            return
+        gone = conn.execute(
+            delete(usage).where(usage.c.request_id == request_id, usage.c.state == "reserved")
+        )
+        if gone.rowcount == 1:
+            conn.execute(
+                update(api_keys).where(api_keys.c.id == row.key_id)
+                .values(credits=api_keys.c.credits + row.credits)
+            )
+
+
+def refund_stale(engine: Engine, older_than: timedelta) -> int:
+    """Refund reservations that never completed (a crashed worker); return how many."""
+    cutoff = datetime.now() - older_than
+    with engine.connect() as conn:
+        stale = [
+            r[0] for r in conn.execute(
+                select(usage.c.request_id)
+                .where(usage.c.state == "reserved", usage.c.created_at < cutoff)
+            )
+        ]
+    for request_id in stale:
+        refund(engine, request_id)
+    return len(stale)
+
+
+def charged_total(engine: Engine, key_id: int) -> int:
+    with engine.connect() as conn:
+        total = conn.execute(
+            select(func.coalesce(func.sum(usage.c.credits), 0))
+            .where(usage.c.key_id == key_id, usage.c.state == "charged")
+        ).scalar_one()
+    return int(total)

@@ -1,0 +1,116 @@
+"""API keys: random, shown once, stored only as a hash, looked up in constant work."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select, update
+
+from alphamatte.server.storage.schema import api_keys
+
+KEY_PREFIX = "am_"
+_TOKEN_BYTES = 24  # 192 bits of randomness
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    name: str
+    prefix: str
+    credits: int
+    expires_at: datetime | None
+    rate_limit: str | None
+    revoked: bool
+    created_at: datetime
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_raw_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(_TOKEN_BYTES)
+
+
+def _row_to_key(row: object) -> ApiKey:
+    mapping = row._mapping  # type: ignore[attr-defined]
+    return ApiKey(
+        id=mapping["id"], name=mapping["name"], prefix=mapping["prefix"],
+        credits=int(mapping["credits"]), expires_at=mapping["expires_at"],
+        rate_limit=mapping["rate_limit"], revoked=bool(mapping["revoked"]),
+        created_at=mapping["created_at"],
+    )
+
+
+def create_key(
+    engine: Engine,
+    *,
+    name: str = "",
+    credits: int = 0,
+    expires_at: datetime | None = None,
+    rate_limit: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Store a new key; return it with the raw secret, which is never stored or shown again."""
+    raw = new_raw_key()
+    with engine.begin() as conn:
+        result = conn.execute(
+            insert(api_keys).values(
+                name=name, prefix=raw[:10], key_hash=hash_key(raw), credits=credits,
+                expires_at=expires_at, rate_limit=rate_limit, revoked=False,
+                created_at=datetime.now().replace(microsecond=0),
+            )
+        )
+        key_id = int(result.inserted_primary_key[0])
+    key = get_key(engine, key_id)
+    assert key is not None
+    return key, raw
+
+
+_DUMMY_HASH = hash_key(new_raw_key())
+
+
+def authenticate(engine: Engine, raw: str | None) -> ApiKey | None:
+    """The live key for ``raw``, or None. Unknown, empty and revoked keys cost the same work."""
+    candidate = hash_key(raw or "")
+    with engine.connect() as conn:
+        row = conn.execute(select(api_keys).where(api_keys.c.key_hash == candidate)).first()
+    stored = row._mapping["key_hash"] if row is not None else _DUMMY_HASH
+    # The index lookup is on a hash of the secret, so it reveals nothing about the key; the
+    # constant-time comparison guards the final decision all the same.
+    matched = hmac.compare_digest(stored, candidate)
+    if row is None or not matched or not raw:
+        return None
+    key = _row_to_key(row)
+    return None if key.revoked else key
+
+
+def get_key(engine: Engine, key_id: int) -> ApiKey | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+    return _row_to_key(row) if row is not None else None
+
+
+def list_keys(engine: Engine) -> list[ApiKey]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(api_keys).order_by(api_keys.c.id)).fetchall()
+    return [_row_to_key(row) for row in rows]
+
+
+def top_up(engine: Engine, key_id: int, credits: int) -> ApiKey | None:
+    """Add credits atomically (in the database, never read-modify-write in Python)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(api_keys).where(api_keys.c.id == key_id)
+            .values(credits=api_keys.c.credits + credits)
+        )
+    return get_key(engine, key_id)
+
+
+def revoke(engine: Engine, key_id: int) -> bool:
+    with engine.begin() as conn:
+        result = conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked=True))
+    return result.rowcount == 1

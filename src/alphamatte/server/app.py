@@ -1,0 +1,104 @@
+"""``create_app(settings)``: the FastAPI application, with nothing built at import time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from time import perf_counter
+
+import anyio.to_thread
+from fastapi import FastAPI, Request, Response
+
+from alphamatte import __version__
+from alphamatte.config import Settings
+from alphamatte.engine.executor import BoundedExecutor
+from alphamatte.engine.matting import Matter, MattingConfig
+from alphamatte.server.accounting.credits import refund_stale
+from alphamatte.server.errors import install_error_handlers
+from alphamatte.server.ratelimit import RateLimiter
+from alphamatte.server.routes import account, health, matte
+from alphamatte.server.routes.matte import new_request_id
+from alphamatte.server.state import Metrics, ServerState
+from alphamatte.server.storage.database import make_engine, migrate
+
+log = logging.getLogger("alphamatte.access")
+MatterFactory = Callable[[Settings], Matter]
+
+
+def _load_real_matter(settings: Settings) -> Matter:
+    from alphamatte.engine.loader import load_matter
+
+    return load_matter(
+        settings.model,
+        config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
+        directory=settings.models_dir,
+        threads=settings.threads,
+    )
+
+
+def create_app(settings: Settings | None = None, matter_factory: MatterFactory | None = None
+               ) -> FastAPI:
+    """Build the app. ``matter_factory`` is the seam where tests put a fake model."""
+    settings = settings or Settings()
+    db = make_engine(settings.resolved_database_url)
+    state = ServerState(
+        settings=settings,
+        db=db,
+        limiter=RateLimiter(settings.rate_limit,
+                            settings.redis_url or "memory://"),
+        executor=BoundedExecutor(workers=min(4, (os.cpu_count() or 1) + 1),
+                                 max_pending=settings.queue_size),
+        metrics=Metrics(),
+    )
+    factory = matter_factory or _load_real_matter
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(migrate, db)
+        # Reservations left by a worker that died mid-request go back to their keys.
+        refunded = await anyio.to_thread.run_sync(refund_stale, db, timedelta(minutes=10))
+        if refunded:
+            log.warning(json.dumps({"event": "refunded_stale_reservations", "count": refunded}))
+        state.matter = await anyio.to_thread.run_sync(factory, settings)
+        yield
+        state.executor.shutdown()
+        db.dispose()
+
+    app = FastAPI(
+        title="alphamatte",
+        version=__version__,
+        description="Alpha mattes from photos; wire-compatible with the withoutbg Alpha Matte API.",
+        lifespan=lifespan,
+    )
+    app.state.alphamatte = state
+    install_error_handlers(app)
+    app.include_router(matte.router)
+    app.include_router(account.router)
+    app.include_router(health.router)
+
+    @app.middleware("http")
+    async def access_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = new_request_id()
+        request.state.request_id = request_id
+        start = perf_counter()
+        response = await call_next(request)
+        elapsed = perf_counter() - start
+        route = request.scope.get("route")
+        route_name = getattr(route, "path", "unmatched")
+        state.metrics.requests.labels(route_name, str(response.status_code)).inc()
+        state.metrics.latency.labels(route_name).observe(elapsed)
+        response.headers["X-Request-ID"] = request_id
+        log.info(json.dumps({
+            "request_id": request_id, "method": request.method, "path": request.url.path,
+            "status": response.status_code, "latency_ms": round(elapsed * 1000, 1),
+            "key_id": getattr(request.state, "key_id", None),
+        }))
+        return response
+
+    return app

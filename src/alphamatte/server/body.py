@@ -1,0 +1,96 @@
+"""Reading request bodies without ever holding more than the limit in memory."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from alphamatte.server.errors import ApiError
+
+_DATA_URL = re.compile(rb"^data:[\w/+.-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
+_B64_ALPHABET = re.compile(rb"^[A-Za-z0-9+/\-_]*={0,2}$")
+MARGIN = 64 * 1024  # JSON syntax, multipart headers and boundaries around the image
+
+
+def base64_body_limit(max_image_bytes: int) -> int:
+    return (max_image_bytes + 2) // 3 * 4 + MARGIN
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The whole body, refusing with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"Request body is larger than {limit:,} bytes.")
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise ApiError(413, f"Request body is larger than {limit:,} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def image_from_json(body: bytes, max_image_bytes: int) -> bytes:
+    """Decoded bytes of ``image_base64`` (or the legacy ``image``) from a JSON body."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "Request body is not valid JSON.") from exc
+    if not isinstance(payload, dict):
+        raise ApiError(400, "Request body must be a JSON object with an image_base64 field.")
+    value = payload.get("image_base64", payload.get("image"))
+    if value is None:
+        raise ApiError(400, "Field image_base64 is required.")
+    if not isinstance(value, str):
+        raise ApiError(400, "Field image_base64 must be a string.")
+    return decode_base64(value.encode("ascii", "replace"), max_image_bytes)
+
+
+def decode_base64(text: bytes, max_image_bytes: int) -> bytes:
+    text = _DATA_URL.sub(b"", text.strip(), count=1)
+    text = re.sub(rb"\s+", b"", text)
+    if not text or not _B64_ALPHABET.match(text):
+        raise ApiError(422, "Field image_base64 is not valid base64.")
+    if len(text) // 4 * 3 > max_image_bytes + 3:
+        raise ApiError(413, f"Image is larger than {max_image_bytes:,} bytes.")
+    padded = text + b"=" * (-len(text) % 4)
+    try:
+        if b"-" in padded or b"_" in padded:
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(422, "Field image_base64 is not valid base64.") from exc
+
+
+async def image_from_multipart(request: Request, body: bytes, max_image_bytes: int) -> bytes:
+    """The ``file`` field of a multipart body that has already been read within limits."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise ApiError(400, "Send the image as multipart/form-data with a 'file' field.")
+
+    async def stream():  # type: ignore[no-untyped-def]
+        yield body
+
+    parser = MultiPartParser(
+        request.headers, stream(), max_files=4, max_fields=16, max_part_size=1024 * 1024
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise ApiError(400, f"Malformed multipart body: {exc.message}") from exc
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "Multipart field 'file' is required.")
+        data = await upload.read()
+    finally:
+        await form.close()
+    if len(data) > max_image_bytes:
+        raise ApiError(413, f"Image is larger than {max_image_bytes:,} bytes.")
+    return data

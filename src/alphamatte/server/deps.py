@@ -1,0 +1,48 @@
+"""Request dependencies: state, authentication and the rate limit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import Depends, Request
+
+from alphamatte.server.accounting.keys import ApiKey, authenticate
+from alphamatte.server.errors import ApiError
+from alphamatte.server.state import ServerState
+
+
+def get_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.alphamatte
+    return state
+
+
+State = Annotated[ServerState, Depends(get_state)]
+
+
+async def require_key(request: Request, state: State) -> ApiKey:
+    raw = request.headers.get("x-api-key")
+    key = await anyio.to_thread.run_sync(authenticate, state.db, raw)
+    if key is None:
+        raise ApiError(401, "Invalid or missing API key (send it in the X-API-Key header).")
+    request.state.key_id = key.id
+    return key
+
+
+Key = Annotated[ApiKey, Depends(require_key)]
+
+
+async def rate_limited_key(request: Request, state: State, key: Key) -> ApiKey:
+    rate = await anyio.to_thread.run_sync(state.limiter.hit, key.id, key.rate_limit)
+    request.state.extra_headers = rate.headers()
+    if not rate.allowed:
+        raise ApiError(
+            429,
+            f"Rate limit exceeded ({rate.limit} requests per window); retry in "
+            f"{rate.retry_after} s.",
+            {"Retry-After": str(rate.retry_after)},
+        )
+    return key
+
+
+LimitedKey = Annotated[ApiKey, Depends(rate_limited_key)]

@@ -1,0 +1,17 @@
+"""`GET /available-credit`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from alphamatte.server.deps import Key, State
+
+router = APIRouter(tags=["account"])
+
+
+@router.get("/available-credit", summary="Credits left on this key and when they expire")
+async def available_credit(request: Request, state: State, key: Key) -> JSONResponse:
+    rate = state.limiter.peek(key.id, key.rate_limit)
+    expiry = key.expires_at.strftime("%Y-%m-%d %H:%M:%S") if key.expires_at else None
+    return JSONResponse({"credit": key.credits, "expiration_date": expiry}, headers=rate.headers())

@@ -1,0 +1,42 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from alphamatte.server.deps import State
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", summary="Liveness: the process answers")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _database_ok(state: State) -> bool:
+    try:
+        with state.db.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
+@router.get("/ready", summary="Readiness: model loaded and storage reachable")
+async def ready(state: State) -> JSONResponse:
+    checks = {
+        "model": state.matter is not None,
+        "database": await anyio.to_thread.run_sync(_database_ok, state),
+    }
+    status = 200 if all(checks.values()) else 503
+    return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics(state: State) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

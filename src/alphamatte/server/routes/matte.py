@@ -1,0 +1,145 @@
+"""The four image endpoints of the withoutbg Alpha Matte API."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from time import perf_counter
+from typing import Literal
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from alphamatte.engine.pipeline import MatteResult, run_matting
+from alphamatte.imaging.decode import DecodedImage, decode
+from alphamatte.imaging.encode import encode_png
+from alphamatte.server.accounting import credits
+from alphamatte.server.body import (
+    MARGIN,
+    base64_body_limit,
+    image_from_json,
+    image_from_multipart,
+    read_limited,
+)
+from alphamatte.server.deps import LimitedKey, State
+from alphamatte.server.errors import CREDITS_EXPIRED, INSUFFICIENT_CREDIT, ApiError
+from alphamatte.server.state import ServerState
+
+router = APIRouter(prefix="/v1.0", tags=["matting"])
+Product = Literal["alpha", "cutout"]
+
+_JSON_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["image_base64"],
+            "properties": {"image_base64": {"type": "string", "description":
+                           "Base64 of a JPEG, PNG, WebP, TIFF, BMP or GIF (≤ 10 MB decoded)"}},
+        }}},
+    }
+}
+_MULTIPART_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"}},
+        }}},
+    }
+}
+_ERRORS = {code: {"description": text, "content": {"application/json": {"schema": {
+    "type": "object", "properties": {"detail": {"type": "string"}}}}}} for code, text in (
+    (400, "Malformed request"), (401, "Missing or invalid API key"), (402, "No credit left"),
+    (403, "Credits expired"), (413, "Input too large"), (415, "Unsupported image format"),
+    (422, "Invalid base64 or corrupt image"), (429, "Rate limit exceeded"), (503, "Busy"))}
+
+
+async def _produce(
+    request: Request, state: ServerState, key_id: int, data: bytes, product: Product
+) -> tuple[bytes, str]:
+    """decode → reserve a credit → infer → encode → charge; refund on any failure."""
+    settings = state.settings
+    image: DecodedImage = await state.executor.run(
+        lambda: decode(data, max_bytes=settings.max_input_bytes, max_pixels=settings.max_pixels)
+    )
+    request_id: str = request.state.request_id
+    outcome = await anyio.to_thread.run_sync(
+        credits.reserve, state.db, key_id, request_id, request.url.path
+    )
+    if outcome is credits.Reservation.EXPIRED:
+        raise ApiError(403, CREDITS_EXPIRED)
+    if outcome is credits.Reservation.NO_CREDIT:
+        raise ApiError(402, INSUFFICIENT_CREDIT)
+    try:
+        matter = state.matter
+        if matter is None:
+            raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
+
+        def work() -> bytes:
+            start = perf_counter()
+            result: MatteResult = run_matting(image, matter)
+            state.metrics.inference.observe(perf_counter() - start)
+            if product == "alpha":
+                return encode_png(result.stored_matte(image.orientation))
+            return encode_png(result.cutout())
+
+        png = await state.executor.run(work)
+    except BaseException:
+        await anyio.to_thread.run_sync(credits.refund, state.db, request_id)
+        raise
+    await anyio.to_thread.run_sync(credits.charge, state.db, request_id)
+    state.metrics.credits.inc()
+    return png, request_id
+
+
+def _success_headers(request: Request) -> dict[str, str]:
+    return {**getattr(request.state, "extra_headers", {}), "X-Credits-Charged": "1"}
+
+
+async def _json_route(request: Request, state: ServerState, key_id: int, product: Product,
+                      field: str) -> JSONResponse:
+    limit = state.settings.max_input_bytes
+    body = await read_limited(request, base64_body_limit(limit))
+    data = image_from_json(body, limit)
+    png, _ = await _produce(request, state, key_id, data, product)
+    return JSONResponse({field: base64.b64encode(png).decode("ascii")},
+                        headers=_success_headers(request))
+
+
+async def _file_route(request: Request, state: ServerState, key_id: int, product: Product
+                      ) -> Response:
+    limit = state.settings.max_input_bytes
+    body = await read_limited(request, limit + MARGIN)
+    data = await image_from_multipart(request, body, limit)
+    png, _ = await _produce(request, state, key_id, data, product)
+    return Response(png, media_type="image/png", headers=_success_headers(request))
+
+
+@router.post("/alpha-channel-base64", openapi_extra=_JSON_BODY, responses=_ERRORS,
+             summary="Alpha matte of a base64 image, as base64 PNG (mode L)")
+async def alpha_channel_base64(request: Request, state: State, key: LimitedKey) -> JSONResponse:
+    return await _json_route(request, state, key.id, "alpha", "alpha_base64")
+
+
+@router.post("/alpha-channel", openapi_extra=_MULTIPART_BODY, responses=_ERRORS,
+             response_class=Response, summary="Alpha matte of an uploaded image, as PNG (mode L)")
+async def alpha_channel(request: Request, state: State, key: LimitedKey) -> Response:
+    return await _file_route(request, state, key.id, "alpha")
+
+
+@router.post("/image-without-background-base64", openapi_extra=_JSON_BODY, responses=_ERRORS,
+             summary="Cutout of a base64 image, as base64 RGBA PNG")
+async def image_without_background_base64(request: Request, state: State, key: LimitedKey
+                                          ) -> JSONResponse:
+    return await _json_route(request, state, key.id, "cutout", "img_without_background_base64")
+
+
+@router.post("/image-without-background", openapi_extra=_MULTIPART_BODY, responses=_ERRORS,
+             response_class=Response, summary="Cutout of an uploaded image, as RGBA PNG")
+async def image_without_background(request: Request, state: State, key: LimitedKey) -> Response:
+    return await _file_route(request, state, key.id, "cutout")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,46 @@
+"""Everything a request handler needs, built once by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import Engine
+
+from alphamatte.config import Settings
+from alphamatte.engine.executor import BoundedExecutor
+from alphamatte.engine.matting import Matter
+from alphamatte.server.ratelimit import RateLimiter
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "alphamatte_requests", "HTTP requests by route and status",
+            ["route", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "alphamatte_request_seconds", "HTTP request latency", ["route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32),
+        )
+        self.inference = Histogram(
+            "alphamatte_inference_seconds", "Model time per image", registry=self.registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8),
+        )
+        self.credits = Counter(
+            "alphamatte_credits_charged", "Credits charged", registry=self.registry
+        )
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    db: Engine
+    limiter: RateLimiter
+    executor: BoundedExecutor
+    metrics: Metrics
+    matter: Matter | None = None
