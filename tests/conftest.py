@@ -20,8 +20,10 @@ def image_bytes(image: Image.Image, fmt: str, **save: object) -> bytes:
 def gradient_rgb(width: int, height: int) -> np.ndarray:
     """A photo-like test card: a bright disc on a darker gradient."""
     yy, xx = np.mgrid[0:height, 0:width]
-    base = np.stack([xx * 255 // max(1, width - 1), yy * 255 // max(1, height - 1),
-                     np.full_like(xx, 60)], axis=-1).astype(np.uint8)
+    base = np.stack(
+        [xx * 255 // max(1, width - 1), yy * 255 // max(1, height - 1), np.full_like(xx, 60)],
+        axis=-1,
+    ).astype(np.uint8)
     disc = (xx - width / 2) ** 2 + (yy - height / 2) ** 2 < (min(width, height) / 3) ** 2
     base[disc] = (250, 240, 230)
     return base

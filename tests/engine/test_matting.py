@@ -13,15 +13,17 @@ from tests.conftest import gradient_rgb, image_bytes
 from tests.fakes import FakeSession
 
 
-def make(max_side: int = 1024, quality: str = "fast", dynamic: bool = True) -> tuple[
-    Matter, FakeSession
-]:
+def make(
+    max_side: int = 1024, quality: str = "fast", dynamic: bool = True
+) -> tuple[Matter, FakeSession]:
     session = FakeSession(dynamic=dynamic)
     return Matter(session, ISNET, MattingConfig(max_side=max_side, quality=quality)), session  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("size", [(1, 1), (7, 300), (640, 480), (480, 640), (1500, 900),
-                                  (3000, 2000), (1024, 1024), (33, 2000)])
+@pytest.mark.parametrize(
+    "size",
+    [(1, 1), (7, 300), (640, 480), (480, 640), (1500, 900), (3000, 2000), (1024, 1024), (33, 2000)],
+)
 def test_matte_has_exactly_the_input_size(size: tuple[int, int]) -> None:
     matter, session = make()
     width, height = size

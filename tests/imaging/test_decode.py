@@ -32,7 +32,7 @@ def test_every_supported_format_decodes_to_rgb_of_the_same_size(fmt: str) -> Non
 def test_modes_are_converted_to_rgb(mode: str) -> None:
     source = Image.fromarray(RGB)
     if mode == "I;16":
-        wide = (np.asarray(source.convert("L")).astype(np.uint16) * 257)
+        wide = np.asarray(source.convert("L")).astype(np.uint16) * 257
         image = Image.fromarray(wide)
     else:
         image = source.convert(mode)
@@ -101,9 +101,15 @@ def test_pixel_limit_is_checked_from_the_header() -> None:
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims a huge image: a decompression bomb's calling card."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return (struct.pack(">I", len(payload)) + kind + payload
-                + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -26,14 +26,24 @@ def report_table(report: Report, title: str) -> Table:
 
 
 def _cells(metrics: dict[str, float], seconds: float) -> list[str]:
-    return [f"{metrics['sad']:.2f}", f"{metrics['mse']:.4f}", f"{metrics['gradient']:.3f}",
-            f"{metrics['connectivity']:.2f}", f"{seconds:.2f}"]
+    return [
+        f"{metrics['sad']:.2f}",
+        f"{metrics['mse']:.4f}",
+        f"{metrics['gradient']:.3f}",
+        f"{metrics['connectivity']:.2f}",
+        f"{seconds:.2f}",
+    ]
 
 
 @click.command("eval")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write per-image and mean numbers as JSON.")
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write per-image and mean numbers as JSON.",
+)
 @engine_options
 def eval_command(dataset: Path, json_out: Path | None, **engine: object) -> None:
     """Score mattes against ground truth: SAD, MSE, gradient, connectivity, seconds."""
@@ -47,7 +57,10 @@ def eval_command(dataset: Path, json_out: Path | None, **engine: object) -> None
         console.print(f"{result.pair.source}/{result.pair.name}: SAD {result.metrics['sad']:.2f}")
 
     report = evaluate(pairs, matter.predict, progress)
-    Console().print(report_table(report, f"{dataset} ({matter.config.quality}, "
-                                         f"max side {matter.config.max_side})"))
+    Console().print(
+        report_table(
+            report, f"{dataset} ({matter.config.quality}, max side {matter.config.max_side})"
+        )
+    )
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_json(), indent=2))

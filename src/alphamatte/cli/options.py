@@ -14,17 +14,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def engine_options(func: F) -> F:
     """--model, --quality and --max-side, defaulting to the ALPHAMATTE_* environment."""
-    func = click.option("--model", default=None, help="Registry name or .onnx file in the model cache.")(func)
-    func = click.option("--quality", type=click.Choice(["fast", "best"]), default=None,
-                        help="fast (default) or best (flip averaging, ~2x time).")(func)
-    func = click.option("--max-side", type=click.IntRange(32, 1024), default=None,
-                        help="Long side of the image the model sees (default 1024).")(func)
+    func = click.option(
+        "--model", default=None, help="Registry name or .onnx file in the model cache."
+    )(func)
+    func = click.option(
+        "--quality",
+        type=click.Choice(["fast", "best"]),
+        default=None,
+        help="fast (default) or best (flip averaging, ~2x time).",
+    )(func)
+    func = click.option(
+        "--max-side",
+        type=click.IntRange(32, 1024),
+        default=None,
+        help="Long side of the image the model sees (default 1024).",
+    )(func)
     return func
 
 
-def settings_with(model: object = None, quality: object = None, max_side: object = None) -> Settings:
-    overrides = {k: v for k, v in (("model", model), ("quality", quality), ("max_side", max_side))
-                 if v is not None}
+def settings_with(
+    model: object = None, quality: object = None, max_side: object = None
+) -> Settings:
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in (("model", model), ("quality", quality), ("max_side", max_side))
+        if v is not None
+    }
     return Settings(**overrides)
 
 

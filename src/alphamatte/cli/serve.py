@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 
 import click
+from sqlalchemy import Engine
 
 from alphamatte.config import Settings
 
@@ -13,8 +14,13 @@ from alphamatte.config import Settings
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int,
-              help="Processes; each holds one model and uses every core for it.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Processes; each holds one model and uses every core for it.",
+)
 def serve(host: str, port: int, workers: int) -> None:
     """Run the HTTP API (settings from ALPHAMATTE_* environment variables)."""
     import uvicorn
@@ -24,12 +30,17 @@ def serve(host: str, port: int, workers: int) -> None:
     click.echo(f"alphamatte: database {settings.resolved_database_url.split('@')[-1]}", err=True)
     click.echo("alphamatte: create a key with `alphamatte keys create --credits 100`", err=True)
     uvicorn.run(
-        "alphamatte.server.app:create_app", factory=True, host=host, port=port,
-        workers=workers, access_log=False, timeout_graceful_shutdown=30,
+        "alphamatte.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        timeout_graceful_shutdown=30,
     )
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     from alphamatte.server.storage.database import make_engine, migrate
 
     engine = make_engine(Settings().resolved_database_url)
@@ -53,15 +64,20 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--name", default="", help="A label for the key.")
 @click.option("--credits", default=0, type=click.IntRange(min=0), show_default=True)
-@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Credits expire at the start of this day (YYYY-MM-DD).")
+@click.option(
+    "--expires",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Credits expire at the start of this day (YYYY-MM-DD).",
+)
 @click.option("--rate-limit", default=None, help="Per-key override, e.g. '7/minute'.")
 def create(name: str, credits: int, expires: datetime | None, rate_limit: str | None) -> None:
     """Create a key. The key itself is printed once, as the last line."""
     from alphamatte.server.accounting.keys import create_key
 
-    key, raw = create_key(_engine(), name=name, credits=credits, expires_at=expires,
-                          rate_limit=_rate(rate_limit))
+    key, raw = create_key(
+        _engine(), name=name, credits=credits, expires_at=expires, rate_limit=_rate(rate_limit)
+    )
     click.echo(f"created key id={key.id} name={key.name!r} credits={key.credits}", err=True)
     click.echo(raw)
 
@@ -74,8 +90,10 @@ def list_command() -> None:
     for key in list_keys(_engine()):
         expires = key.expires_at.date().isoformat() if key.expires_at else "-"
         status = "revoked" if key.revoked else "live"
-        click.echo(f"{key.id}\t{key.prefix}…\t{key.name or '-'}\tcredits={key.credits}\t"
-                   f"expires={expires}\trate={key.rate_limit or 'default'}\t{status}")
+        click.echo(
+            f"{key.id}\t{key.prefix}…\t{key.name or '-'}\tcredits={key.credits}\t"
+            f"expires={expires}\trate={key.rate_limit or 'default'}\t{status}"
+        )
 
 
 @keys.command("topup")

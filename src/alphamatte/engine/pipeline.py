@@ -18,8 +18,9 @@ class MatteResult:
 
     def stored_matte(self, orientation: int) -> np.ndarray:
         """uint8 matte in the file's stored pixel grid (what the alpha endpoints return)."""
-        return to_stored(np.clip(np.rint(self.upright_alpha * 255), 0, 255).astype(np.uint8),
-                         orientation)
+        return to_stored(
+            np.clip(np.rint(self.upright_alpha * 255), 0, 255).astype(np.uint8), orientation
+        )
 
     def cutout(self) -> np.ndarray:
         """Upright RGBA, straight alpha, edge colours decontaminated."""

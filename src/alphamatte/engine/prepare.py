@@ -73,9 +73,9 @@ def widen_to_fp32(model: onnx.ModelProto) -> None:
             info.type.tensor_type.elem_type = TensorProto.FLOAT
 
 
-def _through_identities(name: str, consumers: dict[str, list[onnx.NodeProto]]) -> list[tuple[
-    onnx.NodeProto, str
-]]:
+def _through_identities(
+    name: str, consumers: dict[str, list[onnx.NodeProto]]
+) -> list[tuple[onnx.NodeProto, str]]:
     """Consumers of ``name``, looking through Identity nodes: (node, the input it reads)."""
     found: list[tuple[onnx.NodeProto, str]] = []
     for node in consumers.get(name, []):
@@ -112,18 +112,28 @@ def make_spatial_dims_dynamic(model: onnx.ModelProto) -> None:
                     target = others[0]
                     break
         prefix = f"{node.name}/dynamic_size"
-        shape_name, starts, ends, spatial = (f"{prefix}/{s}" for s in ("shape", "starts", "ends", "hw"))
+        shape_name, starts, ends, spatial = (
+            f"{prefix}/{s}" for s in ("shape", "starts", "ends", "hw")
+        )
         new_nodes += [
             helper.make_node("Shape", [target], [shape_name], name=f"{prefix}/Shape"),
             helper.make_node(
-                "Constant", [], [starts], name=f"{prefix}/Starts",
+                "Constant",
+                [],
+                [starts],
+                name=f"{prefix}/Starts",
                 value=numpy_helper.from_array(np.array([2], dtype=np.int64)),
             ),
             helper.make_node(
-                "Constant", [], [ends], name=f"{prefix}/Ends",
+                "Constant",
+                [],
+                [ends],
+                name=f"{prefix}/Ends",
                 value=numpy_helper.from_array(np.array([4], dtype=np.int64)),
             ),
-            helper.make_node("Slice", [shape_name, starts, ends], [spatial], name=f"{prefix}/Slice"),
+            helper.make_node(
+                "Slice", [shape_name, starts, ends], [spatial], name=f"{prefix}/Slice"
+            ),
         ]
         concat.input[1] = spatial
     graph.node.extend(new_nodes)

@@ -72,7 +72,9 @@ def discover(root: Path) -> Iterator[Pair]:
         for image in sorted((source_dir / "images").iterdir()):
             if image.suffix.lower() in IMAGE_SUFFIXES and image.stem in alphas:
                 key = (source_dir.name, image.stem)
-                yield Pair(source_dir.name, image.stem, image, alphas[image.stem], key in composites)
+                yield Pair(
+                    source_dir.name, image.stem, image, alphas[image.stem], key in composites
+                )
 
 
 def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:

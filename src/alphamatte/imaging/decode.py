@@ -134,9 +134,7 @@ def decode(
     within the limits. Alpha channels are dropped: the model looks at colour only.
     """
     if len(data) > max_bytes:
-        raise InputTooLargeError(
-            f"Image is {len(data):,} bytes; the limit is {max_bytes:,} bytes."
-        )
+        raise InputTooLargeError(f"Image is {len(data):,} bytes; the limit is {max_bytes:,} bytes.")
     if not data:
         raise CorruptImageError("Image is empty.")
     image = open_image(data, max_pixels=max_pixels)
@@ -165,4 +163,3 @@ def _orientation(image: Image.Image) -> int:
     except Exception:  # a broken EXIF block is not worth refusing the photo for
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
-

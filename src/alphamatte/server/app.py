@@ -40,18 +40,19 @@ def _load_real_matter(settings: Settings) -> Matter:
     )
 
 
-def create_app(settings: Settings | None = None, matter_factory: MatterFactory | None = None
-               ) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, matter_factory: MatterFactory | None = None
+) -> FastAPI:
     """Build the app. ``matter_factory`` is the seam where tests put a fake model."""
     settings = settings or Settings()
     db = make_engine(settings.resolved_database_url)
     state = ServerState(
         settings=settings,
         db=db,
-        limiter=RateLimiter(settings.rate_limit,
-                            settings.redis_url or "memory://"),
-        executor=BoundedExecutor(workers=min(4, (os.cpu_count() or 1) + 1),
-                                 max_pending=settings.queue_size),
+        limiter=RateLimiter(settings.rate_limit, settings.redis_url or "memory://"),
+        executor=BoundedExecutor(
+            workers=min(4, (os.cpu_count() or 1) + 1), max_pending=settings.queue_size
+        ),
         metrics=Metrics(),
     )
     factory = matter_factory or _load_real_matter
@@ -94,11 +95,18 @@ def create_app(settings: Settings | None = None, matter_factory: MatterFactory |
         state.metrics.requests.labels(route_name, str(response.status_code)).inc()
         state.metrics.latency.labels(route_name).observe(elapsed)
         response.headers["X-Request-ID"] = request_id
-        log.info(json.dumps({
-            "request_id": request_id, "method": request.method, "path": request.url.path,
-            "status": response.status_code, "latency_ms": round(elapsed * 1000, 1),
-            "key_id": getattr(request.state, "key_id", None),
-        }))
+        log.info(
+            json.dumps(
+                {
+                    "request_id": request_id,
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": response.status_code,
+                    "latency_ms": round(elapsed * 1000, 1),
+                    "key_id": getattr(request.state, "key_id", None),
+                }
+            )
+        )
         return response
 
     return app

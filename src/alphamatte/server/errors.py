@@ -52,8 +52,9 @@ def _json(status: int, detail: str, headers: dict[str, str] | None = None) -> JS
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return _json(exc.status, exc.detail, {**getattr(request.state, "extra_headers", {}),
-                                              **exc.headers})
+        return _json(
+            exc.status, exc.detail, {**getattr(request.state, "extra_headers", {}), **exc.headers}
+        )
 
     @app.exception_handler(ImageError)
     async def _image(request: Request, exc: ImageError) -> JSONResponse:
@@ -61,8 +62,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(QueueFullError)
     async def _busy(request: Request, exc: QueueFullError) -> JSONResponse:
-        return _json(503, str(exc), {**getattr(request.state, "extra_headers", {}),
-                                     "Retry-After": "2"})
+        return _json(
+            503, str(exc), {**getattr(request.state, "extra_headers", {}), "Retry-After": "2"}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

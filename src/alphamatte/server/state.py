@@ -19,16 +19,22 @@ class Metrics:
 
     def __post_init__(self) -> None:
         self.requests = Counter(
-            "alphamatte_requests", "HTTP requests by route and status",
-            ["route", "status"], registry=self.registry,
+            "alphamatte_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "alphamatte_request_seconds", "HTTP request latency", ["route"],
+            "alphamatte_request_seconds",
+            "HTTP request latency",
+            ["route"],
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32),
         )
         self.inference = Histogram(
-            "alphamatte_inference_seconds", "Model time per image", registry=self.registry,
+            "alphamatte_inference_seconds",
+            "Model time per image",
+            registry=self.registry,
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8),
         )
         self.credits = Counter(

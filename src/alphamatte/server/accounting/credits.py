@@ -16,9 +16,9 @@ class Reservation(enum.Enum):
     EXPIRED = "expired"
 
 
-def reserve(engine: Engine, key_id: int, request_id: str, endpoint: str, credits: int = 1) -> (
-    Reservation
-):
+def reserve(
+    engine: Engine, key_id: int, request_id: str, endpoint: str, credits: int = 1
+) -> Reservation:
     """Take ``credits`` from the key in one conditional UPDATE, and note it in the ledger.
 
     The UPDATE only matches while the balance covers the request, so concurrent requests can
@@ -36,17 +36,19 @@ def reserve(engine: Engine, key_id: int, request_id: str, endpoint: str, credits
             .values(credits=api_keys.c.credits - credits)
         )
         if taken.rowcount != 1:
-            row = conn.execute(
-                select(api_keys.c.expires_at).where(api_keys.c.id == key_id)
-            ).first()
+            row = conn.execute(select(api_keys.c.expires_at).where(api_keys.c.id == key_id)).first()
             expires_at = row[0] if row is not None else None
             if expires_at is not None and expires_at <= now:
                 return Reservation.EXPIRED
             return Reservation.NO_CREDIT
         conn.execute(
             insert(usage).values(
-                key_id=key_id, endpoint=endpoint, request_id=request_id, credits=credits,
-                state="reserved", created_at=now,
+                key_id=key_id,
+                endpoint=endpoint,
+                request_id=request_id,
+                credits=credits,
+                state="reserved",
+                created_at=now,
             )
         )
     return Reservation.OK
@@ -56,7 +58,8 @@ def charge(engine: Engine, request_id: str) -> None:
     """Make a reservation final."""
     with engine.begin() as conn:
         conn.execute(
-            update(usage).where(usage.c.request_id == request_id, usage.c.state == "reserved")
+            update(usage)
+            .where(usage.c.request_id == request_id, usage.c.state == "reserved")
             .values(state="charged")
         )
 
@@ -65,8 +68,9 @@ def refund(engine: Engine, request_id: str) -> None:
     """Give a reserved credit back; a no-op for unknown or already final requests."""
     with engine.begin() as conn:
         row = conn.execute(
-            select(usage.c.key_id, usage.c.credits)
-            .where(usage.c.request_id == request_id, usage.c.state == "reserved")
+            select(usage.c.key_id, usage.c.credits).where(
+                usage.c.request_id == request_id, usage.c.state == "reserved"
+            )
         ).first()
         if row is None:
             return
@@ -75,7 +79,8 @@ def refund(engine: Engine, request_id: str) -> None:
         )
         if gone.rowcount == 1:
             conn.execute(
-                update(api_keys).where(api_keys.c.id == row.key_id)
+                update(api_keys)
+                .where(api_keys.c.id == row.key_id)
                 .values(credits=api_keys.c.credits + row.credits)
             )
 
@@ -85,9 +90,11 @@ def refund_stale(engine: Engine, older_than: timedelta) -> int:
     cutoff = datetime.now() - older_than
     with engine.connect() as conn:
         stale = [
-            r[0] for r in conn.execute(
-                select(usage.c.request_id)
-                .where(usage.c.state == "reserved", usage.c.created_at < cutoff)
+            r[0]
+            for r in conn.execute(
+                select(usage.c.request_id).where(
+                    usage.c.state == "reserved", usage.c.created_at < cutoff
+                )
             )
         ]
     for request_id in stale:
@@ -98,7 +105,8 @@ def refund_stale(engine: Engine, older_than: timedelta) -> int:
 def charged_total(engine: Engine, key_id: int) -> int:
     with engine.connect() as conn:
         total = conn.execute(
-            select(func.coalesce(func.sum(usage.c.credits), 0))
-            .where(usage.c.key_id == key_id, usage.c.state == "charged")
+            select(func.coalesce(func.sum(usage.c.credits), 0)).where(
+                usage.c.key_id == key_id, usage.c.state == "charged"
+            )
         ).scalar_one()
     return int(total)

@@ -39,9 +39,13 @@ def new_raw_key() -> str:
 def _row_to_key(row: object) -> ApiKey:
     mapping = row._mapping  # type: ignore[attr-defined]
     return ApiKey(
-        id=mapping["id"], name=mapping["name"], prefix=mapping["prefix"],
-        credits=int(mapping["credits"]), expires_at=mapping["expires_at"],
-        rate_limit=mapping["rate_limit"], revoked=bool(mapping["revoked"]),
+        id=mapping["id"],
+        name=mapping["name"],
+        prefix=mapping["prefix"],
+        credits=int(mapping["credits"]),
+        expires_at=mapping["expires_at"],
+        rate_limit=mapping["rate_limit"],
+        revoked=bool(mapping["revoked"]),
         created_at=mapping["created_at"],
     )
 
@@ -59,12 +63,19 @@ def create_key(
     with engine.begin() as conn:
         result = conn.execute(
             insert(api_keys).values(
-                name=name, prefix=raw[:10], key_hash=hash_key(raw), credits=credits,
-                expires_at=expires_at, rate_limit=rate_limit, revoked=False,
+                name=name,
+                prefix=raw[:10],
+                key_hash=hash_key(raw),
+                credits=credits,
+                expires_at=expires_at,
+                rate_limit=rate_limit,
+                revoked=False,
                 created_at=datetime.now().replace(microsecond=0),
             )
         )
-        key_id = int(result.inserted_primary_key[0])
+        primary_key = result.inserted_primary_key
+        assert primary_key is not None
+        key_id = int(primary_key[0])
     key = get_key(engine, key_id)
     assert key is not None
     return key, raw
@@ -78,7 +89,7 @@ def authenticate(engine: Engine, raw: str | None) -> ApiKey | None:
     candidate = hash_key(raw or "")
     with engine.connect() as conn:
         row = conn.execute(select(api_keys).where(api_keys.c.key_hash == candidate)).first()
-    stored = row._mapping["key_hash"] if row is not None else _DUMMY_HASH
+    stored = str(row._mapping["key_hash"]) if row is not None else _DUMMY_HASH
     # The index lookup is on a hash of the secret, so it reveals nothing about the key; the
     # constant-time comparison guards the final decision all the same.
     matched = hmac.compare_digest(stored, candidate)
@@ -104,7 +115,8 @@ def top_up(engine: Engine, key_id: int, credits: int) -> ApiKey | None:
     """Add credits atomically (in the database, never read-modify-write in Python)."""
     with engine.begin() as conn:
         conn.execute(
-            update(api_keys).where(api_keys.c.id == key_id)
+            update(api_keys)
+            .where(api_keys.c.id == key_id)
             .values(credits=api_keys.c.credits + credits)
         )
     return get_key(engine, key_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from time import perf_counter
-from typing import Literal
+from typing import Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
@@ -28,31 +28,62 @@ from alphamatte.server.state import ServerState
 
 router = APIRouter(prefix="/v1.0", tags=["matting"])
 Product = Literal["alpha", "cutout"]
+IMAGE_FIELD_HELP = "Base64 of a JPEG, PNG, WebP, TIFF, BMP or GIF (at most 10 MB decoded)"
 
 _JSON_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": {
-            "type": "object", "required": ["image_base64"],
-            "properties": {"image_base64": {"type": "string", "description":
-                           "Base64 of a JPEG, PNG, WebP, TIFF, BMP or GIF (≤ 10 MB decoded)"}},
-        }}},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image_base64"],
+                    "properties": {
+                        "image_base64": {
+                            "type": "string",
+                            "description": IMAGE_FIELD_HELP,
+                        }
+                    },
+                }
+            }
+        },
     }
 }
 _MULTIPART_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["file"],
-            "properties": {"file": {"type": "string", "format": "binary"}},
-        }}},
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
     }
 }
-_ERRORS = {code: {"description": text, "content": {"application/json": {"schema": {
-    "type": "object", "properties": {"detail": {"type": "string"}}}}}} for code, text in (
-    (400, "Malformed request"), (401, "Missing or invalid API key"), (402, "No credit left"),
-    (403, "Credits expired"), (413, "Input too large"), (415, "Unsupported image format"),
-    (422, "Invalid base64 or corrupt image"), (429, "Rate limit exceeded"), (503, "Busy"))}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {
+        "description": text,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {"detail": {"type": "string"}}}
+            }
+        },
+    }
+    for code, text in (
+        (400, "Malformed request"),
+        (401, "Missing or invalid API key"),
+        (402, "No credit left"),
+        (403, "Credits expired"),
+        (413, "Input too large"),
+        (415, "Unsupported image format"),
+        (422, "Invalid base64 or corrupt image"),
+        (429, "Rate limit exceeded"),
+        (503, "Busy"),
+    )
+}
 
 
 async def _produce(
@@ -97,18 +128,21 @@ def _success_headers(request: Request) -> dict[str, str]:
     return {**getattr(request.state, "extra_headers", {}), "X-Credits-Charged": "1"}
 
 
-async def _json_route(request: Request, state: ServerState, key_id: int, product: Product,
-                      field: str) -> JSONResponse:
+async def _json_route(
+    request: Request, state: ServerState, key_id: int, product: Product, field: str
+) -> JSONResponse:
     limit = state.settings.max_input_bytes
     body = await read_limited(request, base64_body_limit(limit))
     data = image_from_json(body, limit)
     png, _ = await _produce(request, state, key_id, data, product)
-    return JSONResponse({field: base64.b64encode(png).decode("ascii")},
-                        headers=_success_headers(request))
+    return JSONResponse(
+        {field: base64.b64encode(png).decode("ascii")}, headers=_success_headers(request)
+    )
 
 
-async def _file_route(request: Request, state: ServerState, key_id: int, product: Product
-                      ) -> Response:
+async def _file_route(
+    request: Request, state: ServerState, key_id: int, product: Product
+) -> Response:
     limit = state.settings.max_input_bytes
     body = await read_limited(request, limit + MARGIN)
     data = await image_from_multipart(request, body, limit)
@@ -116,27 +150,46 @@ async def _file_route(request: Request, state: ServerState, key_id: int, product
     return Response(png, media_type="image/png", headers=_success_headers(request))
 
 
-@router.post("/alpha-channel-base64", openapi_extra=_JSON_BODY, responses=_ERRORS,
-             summary="Alpha matte of a base64 image, as base64 PNG (mode L)")
+@router.post(
+    "/alpha-channel-base64",
+    openapi_extra=_JSON_BODY,
+    responses=_ERRORS,
+    summary="Alpha matte of a base64 image, as base64 PNG (mode L)",
+)
 async def alpha_channel_base64(request: Request, state: State, key: LimitedKey) -> JSONResponse:
     return await _json_route(request, state, key.id, "alpha", "alpha_base64")
 
 
-@router.post("/alpha-channel", openapi_extra=_MULTIPART_BODY, responses=_ERRORS,
-             response_class=Response, summary="Alpha matte of an uploaded image, as PNG (mode L)")
+@router.post(
+    "/alpha-channel",
+    openapi_extra=_MULTIPART_BODY,
+    responses=_ERRORS,
+    response_class=Response,
+    summary="Alpha matte of an uploaded image, as PNG (mode L)",
+)
 async def alpha_channel(request: Request, state: State, key: LimitedKey) -> Response:
     return await _file_route(request, state, key.id, "alpha")
 
 
-@router.post("/image-without-background-base64", openapi_extra=_JSON_BODY, responses=_ERRORS,
-             summary="Cutout of a base64 image, as base64 RGBA PNG")
-async def image_without_background_base64(request: Request, state: State, key: LimitedKey
-                                          ) -> JSONResponse:
+@router.post(
+    "/image-without-background-base64",
+    openapi_extra=_JSON_BODY,
+    responses=_ERRORS,
+    summary="Cutout of a base64 image, as base64 RGBA PNG",
+)
+async def image_without_background_base64(
+    request: Request, state: State, key: LimitedKey
+) -> JSONResponse:
     return await _json_route(request, state, key.id, "cutout", "img_without_background_base64")
 
 
-@router.post("/image-without-background", openapi_extra=_MULTIPART_BODY, responses=_ERRORS,
-             response_class=Response, summary="Cutout of an uploaded image, as RGBA PNG")
+@router.post(
+    "/image-without-background",
+    openapi_extra=_MULTIPART_BODY,
+    responses=_ERRORS,
+    response_class=Response,
+    summary="Cutout of an uploaded image, as RGBA PNG",
+)
 async def image_without_background(request: Request, state: State, key: LimitedKey) -> Response:
     return await _file_route(request, state, key.id, "cutout")
 

@@ -1,0 +1,99 @@
+"""`alphamatte matte|cutout|eval` on the real model (small max side to stay quick)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from alphamatte.cli.main import cli
+
+pytestmark = pytest.mark.slow
+
+
+def photo(eval_dir: Path, name: str = "GT18") -> Path:
+    return eval_dir / "alphamatting_lowres" / "images" / f"{name}.png"
+
+
+def test_matte_writes_a_full_size_grayscale_png(tmp_path: Path, eval_dir: Path) -> None:
+    out = tmp_path / "m.png"
+    result = CliRunner().invoke(
+        cli, ["matte", str(photo(eval_dir)), "-o", str(out), "--max-side", "512"]
+    )
+    assert result.exit_code == 0, result.output
+    matte = Image.open(out)
+    assert matte.mode == "L"
+    assert matte.size == Image.open(photo(eval_dir)).size
+    values = np.asarray(matte)
+    assert values.min() < 20 and values.max() > 235
+
+
+def test_cutout_is_rgba_with_straight_alpha(tmp_path: Path, eval_dir: Path) -> None:
+    out = tmp_path / "c.png"
+    result = CliRunner().invoke(
+        cli, ["cutout", str(photo(eval_dir)), "-o", str(out), "--max-side", "512"]
+    )
+    assert result.exit_code == 0, result.output
+    rgba = Image.open(out)
+    assert rgba.mode == "RGBA" and rgba.size == Image.open(photo(eval_dir)).size
+    pixels = np.asarray(rgba)
+    opaque = pixels[..., 3] == 255
+    original = np.asarray(Image.open(photo(eval_dir)).convert("RGB"))
+    assert np.array_equal(pixels[..., :3][opaque], original[opaque])  # colours not premultiplied
+
+
+def test_folder_with_a_bad_file_skips_it_and_fails_at_the_end(
+    tmp_path: Path, eval_dir: Path
+) -> None:
+    source = tmp_path / "in"
+    (source / "nested").mkdir(parents=True)
+    shutil.copy(photo(eval_dir, "GT18"), source / "a.png")
+    shutil.copy(photo(eval_dir, "GT20"), source / "nested" / "b.png")
+    (source / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["matte", str(source), "--out-dir", str(out), "--max-side", "512"]
+    )
+    assert result.exit_code == 1
+    assert "broken.jpg" in result.output and "Traceback" not in result.output
+    assert (out / "a.png").is_file() and (out / "nested" / "b.png").is_file()
+
+
+def test_output_flag_with_many_inputs_is_a_usage_error(tmp_path: Path, eval_dir: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "matte",
+            str(photo(eval_dir, "GT18")),
+            str(photo(eval_dir, "GT20")),
+            "-o",
+            str(tmp_path / "x.png"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_eval_prints_a_table_and_writes_json(tmp_path: Path, eval_dir: Path) -> None:
+    dataset = tmp_path / "set"
+    for sub in ("images", "alpha"):
+        (dataset / "src" / sub).mkdir(parents=True)
+        shutil.copy(
+            eval_dir / "comp1k_crops_foamliu" / sub / "crop5.png",
+            dataset / "src" / sub / "crop5.png",
+        )
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        cli, ["eval", str(dataset), "--json", str(out), "--max-side", "640"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "crop5" in result.output and "mean of 1" in result.output
+    import json
+
+    report = json.loads(out.read_text())
+    assert report["images"][0]["sad"] < 30
+    assert set(report["means"]["src"]) >= {"sad", "mse", "gradient", "connectivity", "seconds"}

@@ -1,0 +1,65 @@
+"""The real IS-Net weights through ONNX Runtime: proof the model runs correctly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alphamatte.engine.acquire import is_verified
+from alphamatte.engine.loader import load_matter
+from alphamatte.engine.matting import Matter, MattingConfig
+from alphamatte.engine.prepare import prepared_path
+from alphamatte.engine.registry import ISNET
+from alphamatte.engine.session import OrtSession
+from alphamatte.eval.dataset import discover, load_pair
+from alphamatte.eval.metrics import sad
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def matter() -> Matter:
+    return load_matter(fetch=False)
+
+
+def test_cached_weights_match_the_pinned_hash(models_dir: Path) -> None:
+    assert is_verified(models_dir / ISNET.filename, ISNET)
+
+
+def test_prepared_graph_matches_the_published_one(models_dir: Path) -> None:
+    """fp32 + dynamic-size rewrite: identical maths at the trained 1024² size."""
+    original = OrtSession(models_dir / ISNET.filename, dynamic=False)
+    prepared = OrtSession(prepared_path(models_dir / ISNET.filename), dynamic=True)
+    rng = np.random.default_rng(7)
+    batch = rng.random((1, 3, 1024, 1024), dtype=np.float32) - 0.5
+    difference = np.abs(original.run(batch) - prepared.run(batch)).max()
+    assert difference < 1e-3
+    small = prepared.run(np.ascontiguousarray(batch[:, :, :320, :480]))
+    assert small.shape == (1, 1, 320, 480)
+
+
+# Bounds are about 2x the SAD measured for these photos (3.8, 1.8, 3.6 at max side 1024);
+# an empty or inverted matte scores 30-200 on them.
+@pytest.mark.parametrize(("name", "bound"), [("GT05", 8.0), ("GT18", 4.0), ("GT20", 7.5)])
+def test_matte_is_close_to_ground_truth(
+    matter: Matter, eval_dir: Path, name: str, bound: float
+) -> None:
+    pair = next(p for p in discover(eval_dir) if p.name == name)
+    rgb, gt = load_pair(pair)
+    pred = matter.predict(rgb)
+    assert pred.shape == gt.shape
+    assert sad(pred / 255.0, gt / 255.0) < bound
+    inverted = sad(1 - pred / 255.0, gt / 255.0)
+    assert inverted > 5 * bound
+
+
+def test_smaller_max_side_still_finds_the_subject(eval_dir: Path) -> None:
+    # Below ~400 px the model loses the subject (SAD 20-130 at 256-320 on these photos).
+    small = load_matter(config=MattingConfig(max_side=512), fetch=False)
+    pair = next(p for p in discover(eval_dir) if p.name == "GT18")
+    rgb, gt = load_pair(pair)
+    pred = small.predict(rgb)
+    assert pred.shape == gt.shape
+    assert sad(pred / 255.0, gt / 255.0) < 8.0
