@@ -58,10 +58,13 @@ def main() -> None:
     print("|" + "---|" * (header.count("|") - 1))
     for source, side, name, means, count in rows:
         base = next(r[3] for r in rows if r[0] == source and r[1] == side and r[2] == "plain")
-        cells = " | ".join(f"{means[m]:.4f}" if m in ("mse", "gradient") else f"{means[m]:.2f}"
-                           for m in METRICS)
-        print(f"| {source} ({count}) | {side} | {name} | {cells} | {means['seconds']:.2f} | "
-              f"{means['sad'] / base['sad']:.2f}x |")
+        cells = " | ".join(
+            f"{means[m]:.4f}" if m in ("mse", "gradient") else f"{means[m]:.2f}" for m in METRICS
+        )
+        print(
+            f"| {source} ({count}) | {side} | {name} | {cells} | {means['seconds']:.2f} | "
+            f"{means['sad'] / base['sad']:.2f}x |"
+        )
     print("\nPer-image SAD (plain / fast / best):")
     for side in args.sides:
         names = sorted({key.split(":")[1] for (s, key) in per_image if s == side})
