@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alphamatte.engine.cache import home_dir
@@ -27,8 +27,6 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rate_limit: str = "7/minute"
     queue_size: int = Field(default=16, ge=1)
-    admin_token: SecretStr | None = None
-    result_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
 
     @field_validator("home")
     @classmethod

@@ -23,7 +23,7 @@ class MatteResult:
         )
 
     def cutout(self) -> np.ndarray:
-        """Upright RGBA, straight alpha, edge colours decontaminated."""
+        """Upright RGBA with straight alpha over the untouched original colours."""
         return cutout(self.upright_rgb, self.upright_alpha)
 
 

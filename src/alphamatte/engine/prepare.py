@@ -13,7 +13,6 @@ Two rewrites, both checked against the untouched graph by the test suite:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -45,10 +44,6 @@ def prepare(source: Path) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def widen_to_fp32(model: onnx.ModelProto) -> None:

@@ -16,5 +16,9 @@ def apply_alpha(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def cutout(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """The cutout we ship: straight alpha over decontaminated foreground colours."""
+    """The cutout we ship: straight alpha over the original colours.
+
+    Foreground-colour estimation (decontaminating semi-transparent edges) belongs here once it
+    is measured to remove halos; until then colours are passed through unchanged.
+    """
     return apply_alpha(rgb, alpha)
