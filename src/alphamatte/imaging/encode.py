@@ -7,10 +7,10 @@ import io
 import numpy as np
 from PIL import Image
 
-# zlib level 1 with PIL's default filter selection: measured to be several times faster than
-# the default level 6 on 1024 px mattes for files only a few percent larger (mattes are mostly
-# flat 0/255 regions that compress well at any level).
-PNG_COMPRESS_LEVEL = 1
+# Measured on a 1024x827 real matte: level 1 → 4.9 ms / 42.8 kB, level 3 → 4.5 ms / 41.2 kB,
+# level 6 → 6.2 ms / 35.0 kB, level 9 → 26 ms / 33.6 kB. Level 6 saves 18 % of the bytes for
+# ~1 ms, which is nothing next to a second of inference.
+PNG_COMPRESS_LEVEL = 6
 
 
 def encode_png(array: np.ndarray, *, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
