@@ -37,14 +37,17 @@ def main() -> None:
     parser.add_argument("--sides", type=int, nargs="+", default=[1024, 400])
     args = parser.parse_args()
     pairs = list(discover(args.dataset))
-    fast = load_matter()
+    # One ONNX Runtime session shared by every variant: loading it per variant only costs time.
+    base = load_matter()
     rows: list[tuple[str, int, str, dict[str, float], int]] = []
     per_image: dict[tuple[int, str], dict[str, float]] = {}
     for side in args.sides:
         variants = {
-            "plain": plain(load_matter(config=MattingConfig(max_side=side))),
-            "fast": load_matter(config=MattingConfig(max_side=side)).predict,
-            "best": load_matter(config=MattingConfig(max_side=side, quality="best")).predict,
+            "plain": plain(Matter(base.session, base.spec, MattingConfig(max_side=side))),
+            "fast": Matter(base.session, base.spec, MattingConfig(max_side=side)).predict,
+            "best": Matter(
+                base.session, base.spec, MattingConfig(max_side=side, quality="best")
+            ).predict,
         }
         for name, predict in variants.items():
             report: Report = evaluate(pairs, predict)
@@ -52,7 +55,6 @@ def main() -> None:
                 rows.append((source, side, name, Report.mean(results), len(results)))
             for result in report.results:
                 per_image[(side, f"{name}:{result.pair.name}")] = result.metrics
-    del fast
     header = f"| source | max side | pipeline | {' | '.join(METRICS)} | s/image | SAD vs plain |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))

@@ -9,6 +9,7 @@ import numpy as np
 from alphamatte.engine.matting import Matter
 from alphamatte.imaging.compose import cutout
 from alphamatte.imaging.decode import DecodedImage, to_stored
+from alphamatte.imaging.resize import to_uint8
 
 
 @dataclass(frozen=True)
@@ -18,9 +19,7 @@ class MatteResult:
 
     def stored_matte(self, orientation: int) -> np.ndarray:
         """uint8 matte in the file's stored pixel grid (what the alpha endpoints return)."""
-        return to_stored(
-            np.clip(np.rint(self.upright_alpha * 255), 0, 255).astype(np.uint8), orientation
-        )
+        return to_stored(to_uint8(self.upright_alpha), orientation)
 
     def cutout(self) -> np.ndarray:
         """Upright RGBA with straight alpha over the untouched original colours."""

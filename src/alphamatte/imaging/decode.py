@@ -20,6 +20,7 @@ from alphamatte.imaging.errors import (
     TooManyPixelsError,
     UnsupportedFormatError,
 )
+from alphamatte.imaging.resize import to_uint8
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000
@@ -80,19 +81,19 @@ def to_stored(array: np.ndarray, orientation: int) -> np.ndarray:
     return _transpose(array, _STORED.get(orientation))
 
 
+def _gray_to_rgb(values: np.ndarray, peak: float) -> np.ndarray:
+    return np.repeat(to_uint8(values / peak)[:, :, None], 3, axis=2)
+
+
 def _to_rgb(image: Image.Image) -> np.ndarray:
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # PIL's own convert clips 16-bit values at 255; rescale to 8 bits instead.
         wide = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if mode.startswith("I;16") or wide.max() > 255 else 255.0
-        gray = np.clip(np.rint(wide * (255.0 / peak)), 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
+        return _gray_to_rgb(wide, 65535.0 if mode.startswith("I;16") or wide.max() > 255 else 255.0)
     if mode == "F":
         flt = np.asarray(image, dtype=np.float64)
-        peak = 1.0 if flt.max() <= 1.0 else 255.0
-        gray = np.clip(np.rint(flt * (255.0 / peak)), 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
+        return _gray_to_rgb(flt, 1.0 if flt.max() <= 1.0 else 255.0)
     if mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     return np.asarray(image.convert("RGB"))

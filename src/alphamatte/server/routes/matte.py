@@ -88,7 +88,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 async def _produce(
     request: Request, state: ServerState, key_id: int, data: bytes, product: Product
-) -> tuple[bytes, str]:
+) -> bytes:
     """decode → reserve a credit → infer → encode → charge; refund on any failure."""
     settings = state.settings
     image: DecodedImage = await state.executor.run(
@@ -121,7 +121,7 @@ async def _produce(
         raise
     await anyio.to_thread.run_sync(credits.charge, state.db, request_id)
     state.metrics.credits.inc()
-    return png, request_id
+    return png
 
 
 def _success_headers(request: Request) -> dict[str, str]:
@@ -134,7 +134,7 @@ async def _json_route(
     limit = state.settings.max_input_bytes
     body = await read_limited(request, base64_body_limit(limit))
     data = image_from_json(body, limit)
-    png, _ = await _produce(request, state, key_id, data, product)
+    png = await _produce(request, state, key_id, data, product)
     return JSONResponse(
         {field: base64.b64encode(png).decode("ascii")}, headers=_success_headers(request)
     )
@@ -146,7 +146,7 @@ async def _file_route(
     limit = state.settings.max_input_bytes
     body = await read_limited(request, limit + MARGIN)
     data = await image_from_multipart(request, body, limit)
-    png, _ = await _produce(request, state, key_id, data, product)
+    png = await _produce(request, state, key_id, data, product)
     return Response(png, media_type="image/png", headers=_success_headers(request))
 
 
