@@ -41,3 +41,20 @@ def check_destinations(count: int, out: Path | None, out_dir: Path | None) -> No
         raise click.UsageError("Use either -o/--output or --out-dir, not both.")
     if out is not None and count != 1:
         raise click.UsageError("-o/--output takes one input; use --out-dir for several.")
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write via a temporary file and rename, so an interrupted run never leaves half a PNG
+    that a resumed run would take for finished work."""
+    import os
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

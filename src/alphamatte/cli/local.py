@@ -1,37 +1,49 @@
-"""`alphamatte matte` and `alphamatte cutout` on this machine's CPU."""
+"""`alphamatte matte` and `alphamatte cutout`: on this CPU, or through a server with --api."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import click
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from alphamatte.cli.files import check_destinations, expand_inputs, output_path
-from alphamatte.cli.options import engine_options, load_matter_or_exit
-from alphamatte.imaging.decode import DecodedImage, decode
+from alphamatte.cli.files import check_destinations, expand_inputs, output_path, write_atomic
+from alphamatte.cli.options import engine_options
+from alphamatte.cli.render import (
+    Kind,
+    Render,
+    api_options,
+    api_renderer,
+    local_renderer,
+    make_client,
+)
+from alphamatte.client.errors import (
+    AlphamatteError,
+    AuthenticationError,
+    CreditsExpiredError,
+    InsufficientCreditError,
+)
 from alphamatte.imaging.encode import encode_png
 from alphamatte.imaging.errors import ImageError
 
-Render = Callable[[DecodedImage], np.ndarray]
+PER_FILE_ERRORS = (ImageError, OSError, ValueError, AlphamatteError)
+# Errors that no other file will escape either: stop the run instead of failing every file.
+FATAL_ERRORS = (AuthenticationError, InsufficientCreditError, CreditsExpiredError)
 
 
 def _run(
-    kind: str,
+    kind: Kind,
     inputs: tuple[Path, ...],
     out: Path | None,
     out_dir: Path | None,
-    render_factory: Callable[[], Render],
+    render: Render,
 ) -> None:
     err = Console(stderr=True)
     files = expand_inputs(inputs)
     if not files:
         raise click.UsageError("No images found in the given inputs.")
     check_destinations(len(files), out, out_dir)
-    render = render_factory()
     failures: list[tuple[Path, str]] = []
     with Progress(
         TextColumn("{task.description}"),
@@ -45,10 +57,10 @@ def _run(
         for source, base in files:
             target = output_path(source, base, out=out, out_dir=out_dir, suffix=kind)
             try:
-                pixels = render(decode(source.read_bytes()))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(encode_png(pixels))
-            except (ImageError, OSError) as exc:
+                write_atomic(target, encode_png(render(source.read_bytes())))
+            except PER_FILE_ERRORS as exc:
+                if isinstance(exc, FATAL_ERRORS):
+                    raise click.ClickException(str(exc)) from exc
                 failures.append((source, str(exc)))
                 err.print(f"[red]skipped[/red] {source}: {exc}")
             progress.advance(task)
@@ -58,16 +70,20 @@ def _run(
         raise SystemExit(1)
 
 
-def _matter_renderer(kind: str, **engine: object) -> Callable[[], Render]:
-    def factory() -> Render:
-        from alphamatte.engine.pipeline import run_matting
-
-        matter = load_matter_or_exit(**engine)
-        if kind == "matte":
-            return lambda image: run_matting(image, matter).stored_matte(image.orientation)
-        return lambda image: run_matting(image, matter).cutout()
-
-    return factory
+def run_kind(
+    kind: Kind,
+    inputs: tuple[Path, ...],
+    out: Path | None,
+    out_dir: Path | None,
+    api_url: str | None,
+    api_key: str | None,
+    engine: dict[str, object],
+) -> None:
+    if api_url:
+        with make_client(api_url, api_key) as client:
+            _run(kind, inputs, out, out_dir, api_renderer(kind, client))
+    else:
+        _run(kind, inputs, out, out_dir, local_renderer(kind, **engine))
 
 
 _inputs = click.argument(
@@ -94,11 +110,17 @@ _out_dir = click.option(
 @_output
 @_out_dir
 @engine_options
+@api_options
 def matte(
-    inputs: tuple[Path, ...], out: Path | None, out_dir: Path | None, **engine: object
+    inputs: tuple[Path, ...],
+    out: Path | None,
+    out_dir: Path | None,
+    api_url: str | None,
+    api_key: str | None,
+    **engine: object,
 ) -> None:
     """Write grayscale PNG mattes at each input's size (white = opaque)."""
-    _run("matte", inputs, out, out_dir, _matter_renderer("matte", **engine))
+    run_kind("matte", inputs, out, out_dir, api_url, api_key, engine)
 
 
 @click.command()
@@ -106,8 +128,14 @@ def matte(
 @_output
 @_out_dir
 @engine_options
+@api_options
 def cutout(
-    inputs: tuple[Path, ...], out: Path | None, out_dir: Path | None, **engine: object
+    inputs: tuple[Path, ...],
+    out: Path | None,
+    out_dir: Path | None,
+    api_url: str | None,
+    api_key: str | None,
+    **engine: object,
 ) -> None:
     """Write RGBA PNG cutouts (straight alpha, upright) at each input's size."""
-    _run("cutout", inputs, out, out_dir, _matter_renderer("cutout", **engine))
+    run_kind("cutout", inputs, out, out_dir, api_url, api_key, engine)

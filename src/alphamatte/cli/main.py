@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from alphamatte import __version__
+from alphamatte.cli.batch import batch
+from alphamatte.cli.composite import composite
 from alphamatte.cli.evaluate import eval_command
 from alphamatte.cli.local import cutout, matte
 from alphamatte.cli.model import model
@@ -20,6 +22,8 @@ def cli() -> None:
 cli.add_command(model)
 cli.add_command(matte)
 cli.add_command(cutout)
+cli.add_command(composite)
+cli.add_command(batch)
 cli.add_command(eval_command)
 cli.add_command(serve)
 cli.add_command(keys)

@@ -85,7 +85,8 @@ def _gray_to_rgb(values: np.ndarray, peak: float) -> np.ndarray:
     return np.repeat(to_uint8(values / peak)[:, :, None], 3, axis=2)
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
+def pil_to_rgb(image: Image.Image) -> np.ndarray:
+    """H x W x 3 uint8 for any PIL mode, 16-bit and float greys rescaled rather than clipped."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # PIL's own convert clips 16-bit values at 255; rescale to 8 bits instead.
@@ -144,9 +145,9 @@ def decode(
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.seek(0)  # animated GIF/WebP/TIFF: first frame only
-            orientation = _orientation(image)
+            orientation = exif_orientation(image)
             image.load()
-            rgb = _to_rgb(image)
+            rgb = pil_to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise TooManyPixelsError(f"Image has too many pixels (limit {max_pixels:,}).") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
@@ -158,7 +159,8 @@ def decode(
     return DecodedImage(rgb=np.ascontiguousarray(rgb), orientation=orientation, format=fmt)
 
 
-def _orientation(image: Image.Image) -> int:
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag, 1..8; 1 when absent or unreadable."""
     try:
         value = image.getexif().get(0x0112, 1)
     except Exception:  # a broken EXIF block is not worth refusing the photo for

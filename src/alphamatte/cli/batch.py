@@ -1,0 +1,176 @@
+"""`alphamatte batch`: a folder tree in, a folder tree out; resumable and rate-limit aware."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from alphamatte.cli.files import expand_inputs, write_atomic
+from alphamatte.cli.local import FATAL_ERRORS, PER_FILE_ERRORS
+from alphamatte.cli.options import engine_options
+from alphamatte.cli.render import (
+    Kind,
+    Render,
+    api_options,
+    api_renderer,
+    local_renderer,
+    make_client,
+)
+from alphamatte.client.errors import RateLimitError
+from alphamatte.imaging.encode import encode_png
+
+# How long one file may keep waiting on the rate limit before it is reported as failed.
+RATE_LIMIT_PATIENCE_S = 15 * 60
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.2f} img/s", style="progress.data.speed")
+
+
+@dataclass
+class Tally:
+    written: int = 0
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _process(
+    source: Path,
+    target: Path,
+    render: Render,
+    stop: threading.Event,
+    on_wait: Callable[[float], None],
+) -> None:
+    deadline = time.monotonic() + RATE_LIMIT_PATIENCE_S
+    while True:
+        try:
+            pixels = render(source.read_bytes())
+            break
+        except RateLimitError as exc:
+            # The SDK already waited out its own retry budget; keep the file rather than fail
+            # it, and wait for the window to move on.
+            if time.monotonic() > deadline or stop.is_set():
+                raise
+            on_wait(exc.retry_after or 5.0)
+            stop.wait(exc.retry_after or 5.0)
+    write_atomic(target, encode_png(pixels))
+
+
+@click.command()
+@click.argument("in_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(["cutout", "matte"]),
+    default="cutout",
+    show_default=True,
+    help="What to write for each photo.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Files in flight at once (default 4 with --api, 2 locally).",
+)
+@click.option("--overwrite", is_flag=True, help="Redo files whose output already exists.")
+@engine_options
+@api_options
+def batch(
+    in_dir: Path,
+    out_dir: Path,
+    kind: Kind,
+    workers: int | None,
+    overwrite: bool,
+    api_url: str | None,
+    api_key: str | None,
+    **engine: object,
+) -> None:
+    """Process every image under IN_DIR into OUT_DIR, keeping the folder layout.
+
+    Finished outputs are skipped, so an interrupted batch resumes where it stopped. With --api
+    the server's rate limit is waited out, not counted as a failure.
+    """
+    err = Console(stderr=True)
+    jobs = [
+        (src, out_dir / src.relative_to(in_dir).with_suffix(".png"))
+        for src, _ in expand_inputs([in_dir])
+    ]
+    todo = [(src, dst) for src, dst in jobs if overwrite or not dst.exists()]
+    skipped = len(jobs) - len(todo)
+    if not todo:
+        err.print(f"batch: nothing to do ({len(jobs)} images, {skipped} already done)")
+        return
+    client = make_client(api_url, api_key) if api_url else None
+    try:
+        render = api_renderer(kind, client) if client else local_renderer(kind, **engine)
+        tally = _run_all(todo, render, workers or (4 if client else 2), kind, err)
+    finally:
+        if client is not None:
+            client.close()
+    err.print(f"batch: {tally.written} written, {skipped} already done, {len(tally.failed)} failed")
+    for source, reason in tally.failed:
+        err.print(f"  [red]failed[/red] {source}: {reason}")
+    if tally.failed:
+        raise SystemExit(1)
+
+
+def _run_all(
+    todo: list[tuple[Path, Path]], render: Render, workers: int, kind: str, err: Console
+) -> Tally:
+    tally = Tally()
+    stop = threading.Event()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err) as progress, ThreadPoolExecutor(workers) as pool:
+        task = progress.add_task(kind, total=len(todo))
+
+        def waiting(seconds: float) -> None:
+            progress.update(task, description=f"{kind} (rate limited, waiting {seconds:.0f} s)")
+
+        pending: dict[Future[None], Path] = {
+            pool.submit(_process, src, dst, render, stop, waiting): src for src, dst in todo
+        }
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    source = pending.pop(future)
+                    try:
+                        future.result()
+                        tally.written += 1
+                    except FATAL_ERRORS as exc:
+                        raise click.ClickException(str(exc)) from exc
+                    except PER_FILE_ERRORS as exc:
+                        tally.failed.append((source, str(exc)))
+                    progress.update(task, advance=1, description=kind)
+        finally:
+            stop.set()
+            for future in pending:
+                future.cancel()
+    return tally

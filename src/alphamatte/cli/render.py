@@ -1,0 +1,71 @@
+"""Where the pixels come from: the local engine or a server through the SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+import click
+import numpy as np
+
+from alphamatte.cli.options import load_matter_or_exit
+
+Kind = Literal["matte", "cutout"]
+Render = Callable[[bytes], np.ndarray]
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The caller's own files: wider limits than the server's, still safe from decompression bombs.
+LOCAL_MAX_BYTES = 1 << 30
+LOCAL_MAX_PIXELS = 300_000_000
+
+
+def api_options(func: F) -> F:
+    """--api and --api-key; with a URL the work goes to that server instead of this CPU."""
+    func = click.option(
+        "--api-key",
+        envvar="ALPHAMATTE_API_KEY",
+        default=None,
+        help="API key for --api [env ALPHAMATTE_API_KEY].",
+    )(func)
+    func = click.option(
+        "--api",
+        "api_url",
+        envvar="ALPHAMATTE_API_URL",
+        default=None,
+        metavar="URL",
+        help="Use this alphamatte/withoutbg-compatible server [env ALPHAMATTE_API_URL].",
+    )(func)
+    return func
+
+
+def local_renderer(kind: Kind, **engine: object) -> Render:
+    from alphamatte.engine.pipeline import run_matting
+    from alphamatte.imaging.decode import decode
+
+    matter = load_matter_or_exit(**engine)
+
+    def render(data: bytes) -> np.ndarray:
+        image = decode(data, max_bytes=LOCAL_MAX_BYTES, max_pixels=LOCAL_MAX_PIXELS)
+        result = run_matting(image, matter)
+        return result.stored_matte(image.orientation) if kind == "matte" else result.cutout()
+
+    return render
+
+
+def api_renderer(kind: Kind, client: Any) -> Render:
+    """Through :class:`alphamatte.client.Client`: proxy up, matte down, refined locally."""
+
+    def render(data: bytes) -> np.ndarray:
+        matted = client.matte(data)
+        image = matted.matte_image() if kind == "matte" else matted.cutout_image()
+        return np.asarray(image)
+
+    return render
+
+
+def make_client(api_url: str, api_key: str | None, **extra: Any) -> Any:
+    from alphamatte.client import Client
+
+    if not api_key:
+        raise click.UsageError("--api needs an API key: --api-key or ALPHAMATTE_API_KEY.")
+    return Client(api_key=api_key, base_url=api_url, **extra)

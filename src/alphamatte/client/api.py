@@ -1,0 +1,253 @@
+"""`Client` and `AsyncClient`: the recommended workflow behind one call.
+
+Keep the original; upload a small proxy; bring the returned matte back to the original's size
+with the full-resolution photo as a guide; apply straight alpha to the untouched original.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+import httpx
+import numpy as np
+from PIL import Image
+
+from alphamatte.client import wire
+from alphamatte.client.cache import MatteCache
+from alphamatte.client.retry import AsyncRetryTransport, RetryPolicy, RetryTransport
+from alphamatte.client.source import (
+    JPEG_QUALITY,
+    PROXY_SIDE,
+    ImageInput,
+    Proxy,
+    ProxyFormat,
+    load_source,
+    make_proxy,
+)
+from alphamatte.imaging.compose import cutout
+from alphamatte.imaging.decode import to_stored
+from alphamatte.imaging.refine import upscale_matte
+from alphamatte.imaging.resize import to_uint8
+
+
+@dataclass(frozen=True)
+class Matted:
+    """One matte and the photo it belongs to, both upright at full size: many outputs, one call."""
+
+    rgb: np.ndarray  # H x W x 3 uint8, upright
+    alpha: np.ndarray  # H x W float32 0..1, upright
+    orientation: int  # EXIF orientation of what was passed
+
+    def matte_image(self) -> Image.Image:
+        """Mode L at the input's size, in the same pixel grid as the input."""
+        return Image.fromarray(to_stored(to_uint8(self.alpha), self.orientation), mode="L")
+
+    def cutout_image(self) -> Image.Image:
+        """Mode RGBA, upright, straight alpha over the original colours."""
+        return Image.fromarray(cutout(self.rgb, self.alpha), mode="RGBA")
+
+
+@dataclass(frozen=True)
+class _Options:
+    proxy_side: int
+    proxy_format: ProxyFormat
+    jpeg_quality: int
+
+
+def _retry_policy(retries: RetryPolicy | int | None) -> RetryPolicy:
+    if retries is None:
+        return RetryPolicy()
+    if isinstance(retries, int):
+        return RetryPolicy(attempts=max(1, retries + 1))
+    return retries
+
+
+def _prepare(image: ImageInput, options: _Options) -> tuple[np.ndarray, int, Proxy]:
+    source = load_source(image)
+    upright = source.upright()
+    proxy = make_proxy(
+        upright,
+        max_side=options.proxy_side,
+        fmt=options.proxy_format,
+        jpeg_quality=options.jpeg_quality,
+    )
+    return upright, source.orientation, proxy
+
+
+def _finish(upright: np.ndarray, orientation: int, proxy: Proxy, png: bytes) -> Matted:
+    small = wire.decode_matte(png, proxy.width, proxy.height)
+    return Matted(upright, upscale_matte(small, upright), orientation)
+
+
+class _Base:
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        proxy_side: int,
+        proxy_format: ProxyFormat,
+        jpeg_quality: int,
+        cache: MatteCache | bool | None,
+    ) -> None:
+        if not 32 <= proxy_side <= 4096:
+            raise ValueError("proxy_side must be between 32 and 4096")
+        if not 1 <= jpeg_quality <= 100:
+            raise ValueError("jpeg_quality must be between 1 and 100")
+        self.api_key, self.base_url = wire.resolve(api_key, base_url)
+        self._options = _Options(proxy_side, proxy_format, jpeg_quality)
+        if cache is True:
+            cache = MatteCache()
+        self.cache = cache if isinstance(cache, MatteCache) else None
+
+    def _options_for(self, proxy_format: ProxyFormat | None) -> _Options:
+        if proxy_format is None:
+            return self._options
+        return _Options(self._options.proxy_side, proxy_format, self._options.jpeg_quality)
+
+    def _cache_key(self, proxy: Proxy) -> str:
+        digest = hashlib.sha256(self.base_url.encode())
+        digest.update(b"\0")
+        digest.update(proxy.data)
+        return digest.hexdigest()
+
+    def _cached(self, proxy: Proxy) -> bytes | None:
+        return None if self.cache is None else self.cache.get(self._cache_key(proxy))
+
+    def _remember(self, proxy: Proxy, png: bytes) -> None:
+        if self.cache is not None:
+            self.cache.put(self._cache_key(proxy), png)
+
+
+class Client(_Base):
+    """Synchronous client. Key and URL default to ALPHAMATTE_API_KEY / ALPHAMATTE_API_URL.
+
+    ``retries`` is a :class:`RetryPolicy` or a number of retries after the first attempt.
+    ``cache=True`` keeps mattes in a bounded disk cache keyed by the uploaded content.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = wire.DEFAULT_TIMEOUT,
+        retries: RetryPolicy | int | None = None,
+        proxy_side: int = PROXY_SIDE,
+        proxy_format: ProxyFormat = "jpeg",
+        jpeg_quality: int = JPEG_QUALITY,
+        cache: MatteCache | bool | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(api_key, base_url, proxy_side, proxy_format, jpeg_quality, cache)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=wire.make_timeout(timeout),
+            headers=wire.headers(self.api_key),
+            transport=RetryTransport(transport, _retry_policy(retries)),
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise wire.transport_error(exc) from exc
+
+    def matte(self, image: ImageInput, *, proxy_format: ProxyFormat | None = None) -> Matted:
+        """The full-resolution matte and the photo, for several outputs from one API call."""
+        upright, orientation, proxy = _prepare(image, self._options_for(proxy_format))
+        png = self._cached(proxy)
+        if png is None:
+            response = self._send("POST", wire.MATTE_PATH, **wire.matte_request_kwargs(proxy.data))
+            png = wire.matte_png(response)
+            self._remember(proxy, png)
+        return _finish(upright, orientation, proxy, png)
+
+    def alpha_matte(
+        self, image: ImageInput, *, proxy_format: ProxyFormat | None = None
+    ) -> Image.Image:
+        """Grayscale matte (mode L) at the input's size and in its pixel grid."""
+        return self.matte(image, proxy_format=proxy_format).matte_image()
+
+    def cutout(self, image: ImageInput, *, proxy_format: ProxyFormat | None = None) -> Image.Image:
+        """RGBA cutout at the input's size, upright, straight alpha."""
+        return self.matte(image, proxy_format=proxy_format).cutout_image()
+
+    def available_credit(self) -> wire.Credit:
+        return wire.credit(self._send("GET", wire.CREDIT_PATH))
+
+
+class AsyncClient(_Base):
+    """The asynchronous twin of :class:`Client`; image work runs in worker threads."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = wire.DEFAULT_TIMEOUT,
+        retries: RetryPolicy | int | None = None,
+        proxy_side: int = PROXY_SIDE,
+        proxy_format: ProxyFormat = "jpeg",
+        jpeg_quality: int = JPEG_QUALITY,
+        cache: MatteCache | bool | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(api_key, base_url, proxy_side, proxy_format, jpeg_quality, cache)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=wire.make_timeout(timeout),
+            headers=wire.headers(self.api_key),
+            transport=AsyncRetryTransport(transport, _retry_policy(retries)),
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise wire.transport_error(exc) from exc
+
+    async def matte(self, image: ImageInput, *, proxy_format: ProxyFormat | None = None) -> Matted:
+        options = self._options_for(proxy_format)
+        upright, orientation, proxy = await anyio.to_thread.run_sync(_prepare, image, options)
+        png = self._cached(proxy)
+        if png is None:
+            kwargs = wire.matte_request_kwargs(proxy.data)
+            png = wire.matte_png(await self._send("POST", wire.MATTE_PATH, **kwargs))
+            self._remember(proxy, png)
+        return await anyio.to_thread.run_sync(_finish, upright, orientation, proxy, png)
+
+    async def alpha_matte(
+        self, image: ImageInput, *, proxy_format: ProxyFormat | None = None
+    ) -> Image.Image:
+        matted = await self.matte(image, proxy_format=proxy_format)
+        return matted.matte_image()
+
+    async def cutout(
+        self, image: ImageInput, *, proxy_format: ProxyFormat | None = None
+    ) -> Image.Image:
+        matted = await self.matte(image, proxy_format=proxy_format)
+        return await anyio.to_thread.run_sync(matted.cutout_image)
+
+    async def available_credit(self) -> wire.Credit:
+        return wire.credit(await self._send("GET", wire.CREDIT_PATH))

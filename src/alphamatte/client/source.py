@@ -1,0 +1,100 @@
+"""What the caller passed, and the small proxy that is uploaded in its place."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from alphamatte.imaging.decode import decode, exif_orientation, pil_to_rgb, to_upright
+from alphamatte.imaging.resize import fit_long_side, resize_image, to_uint8
+
+ImageInput = str | PathLike[str] | bytes | Image.Image | np.ndarray
+ProxyFormat = Literal["jpeg", "png"]
+
+PROXY_SIDE = 1024
+JPEG_QUALITY = 95
+# Local files are the caller's own, so the limits are wider than the server's; they still stop
+# a decompression bomb from taking the machine down.
+LOCAL_MAX_BYTES = 1 << 30
+LOCAL_MAX_PIXELS = 300_000_000
+
+
+@dataclass(frozen=True)
+class Source:
+    """The caller's pixels, untouched, in the grid they were given, with the EXIF orientation."""
+
+    rgb: np.ndarray  # H x W x 3 uint8
+    orientation: int
+
+    def upright(self) -> np.ndarray:
+        return to_upright(self.rgb, self.orientation)
+
+
+def load_source(image: ImageInput) -> Source:
+    """Read a path, encoded bytes, a PIL image or an array (H x W, H x W x 3/4; uint8 or 0..1)."""
+    if isinstance(image, (str, PathLike)):
+        image = Path(image).read_bytes()
+    if isinstance(image, bytes):
+        decoded = decode(image, max_bytes=LOCAL_MAX_BYTES, max_pixels=LOCAL_MAX_PIXELS)
+        return Source(decoded.rgb, decoded.orientation)
+    if isinstance(image, Image.Image):
+        return Source(np.ascontiguousarray(pil_to_rgb(image)), exif_orientation(image))
+    if isinstance(image, np.ndarray):
+        return Source(_array_to_rgb(image), 1)
+    raise TypeError(f"expected a path, bytes, PIL image or NumPy array, not {type(image).__name__}")
+
+
+def _array_to_rgb(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 2:
+        array = array[:, :, None].repeat(3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4) or 0 in array.shape:
+        raise ValueError(f"expected an H x W, H x W x 3 or H x W x 4 array, got {array.shape}")
+    rgb = array[:, :, :3]
+    if rgb.dtype != np.uint8:
+        if not np.issubdtype(rgb.dtype, np.floating):
+            raise ValueError(f"expected uint8 or float pixels in 0..1, got {rgb.dtype}")
+        rgb = to_uint8(rgb)
+    return np.ascontiguousarray(rgb)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    data: bytes
+    width: int
+    height: int
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def make_proxy(
+    upright: np.ndarray,
+    *,
+    max_side: int = PROXY_SIDE,
+    fmt: ProxyFormat = "jpeg",
+    jpeg_quality: int = JPEG_QUALITY,
+) -> Proxy:
+    """The upload: Lanczos down to ``max_side`` (never enlarged), JPEG or PNG, no metadata.
+
+    The proxy is already upright, so the server needs no EXIF and the matte comes back in the
+    same grid as the upright original.
+    """
+    height, width = upright.shape[:2]
+    new_w, new_h = fit_long_side(width, height, max_side)
+    small = resize_image(upright, new_w, new_h)
+    buffer = io.BytesIO()
+    if fmt == "jpeg":
+        Image.fromarray(small).save(buffer, format="JPEG", quality=jpeg_quality, subsampling=0)
+    elif fmt == "png":
+        Image.fromarray(small).save(buffer, format="PNG", compress_level=1)
+    else:
+        raise ValueError(f"proxy format must be 'jpeg' or 'png', not {fmt!r}")
+    return Proxy(buffer.getvalue(), new_w, new_h)

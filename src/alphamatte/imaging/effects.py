@@ -1,0 +1,218 @@
+"""One matte, many outputs: compositing and effects, all in linear light where light adds up.
+
+Mattes are float32 in 0..1 (or uint8), photos H x W x 3 uint8 sRGB. Mixing sRGB-encoded values
+directly darkens every soft edge (50 % white over black would give 128 instead of ~188), so
+blends decode to linear light first and encode back at the end.
+"""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from alphamatte.imaging.resize import to_uint8
+
+Colour = tuple[int, int, int]
+
+
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    """sRGB (uint8, or float 0..1) to linear light, float32 0..1 (IEC 61966-2-1)."""
+    v = values.astype(np.float32) / 255.0 if values.dtype == np.uint8 else values.astype(np.float32)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    """Linear light float 0..1 to sRGB uint8."""
+    v = np.clip(values, 0.0, 1.0)
+    encoded = np.where(v <= 0.0031308, v * 12.92, 1.055 * np.power(v, 1 / 2.4) - 0.055)
+    return to_uint8(encoded)
+
+
+def as_float_alpha(alpha: np.ndarray) -> np.ndarray:
+    if alpha.dtype == np.uint8:
+        return alpha.astype(np.float32) / 255.0
+    return np.clip(alpha.astype(np.float32), 0.0, 1.0)
+
+
+def parse_colour(text: str) -> Colour:
+    """'#rrggbb', 'rrggbb', '#rgb' or a CSS colour name Pillow knows."""
+    from PIL import ImageColor
+
+    value = text if text.startswith("#") or not _is_hex(text) else f"#{text}"
+    try:
+        rgb = ImageColor.getrgb(value)
+    except ValueError as exc:
+        raise ValueError(f"not a colour: {text!r}") from exc
+    return (rgb[0], rgb[1], rgb[2])
+
+
+def _is_hex(text: str) -> bool:
+    return len(text) in (3, 6) and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale and centre-crop ``image`` to fill the frame (CSS ``background-size: cover``)."""
+    h, w = image.shape[:2]
+    scale = max(width / w, height / h)
+    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
+    resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.LANCZOS))
+    top, left = (new_h - height) // 2, (new_w - width) // 2
+    return resized[top : top + height, left : left + width]
+
+
+def composite(rgb: np.ndarray, alpha: np.ndarray, background: Colour | np.ndarray) -> np.ndarray:
+    """The photo's subject over a colour or an image (covering the frame), as opaque sRGB."""
+    a = as_float_alpha(alpha)[:, :, None]
+    height, width = a.shape[:2]
+    if isinstance(background, np.ndarray):
+        back = srgb_to_linear(cover(background[:, :, :3], width, height))
+    else:
+        back = np.broadcast_to(srgb_to_linear(np.array(background, np.uint8)), (height, width, 3))
+    return linear_to_srgb(srgb_to_linear(rgb) * a + back * (1.0 - a))
+
+
+def _kernel(px: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+
+
+def erode(alpha: np.ndarray, px: int) -> np.ndarray:
+    """Shrink the subject by ``px`` pixels (grey-level erosion keeps soft edges soft)."""
+    a = as_float_alpha(alpha)
+    return a if px <= 0 else cv2.erode(a, _kernel(px))
+
+
+def dilate(alpha: np.ndarray, px: int) -> np.ndarray:
+    """Grow the subject by ``px`` pixels."""
+    a = as_float_alpha(alpha)
+    return a if px <= 0 else cv2.dilate(a, _kernel(px))
+
+
+def feather(alpha: np.ndarray, px: float) -> np.ndarray:
+    """Soften the edge so that the transition is about ``px`` pixels wider."""
+    a = as_float_alpha(alpha)
+    if px <= 0:
+        return a
+    return np.clip(cv2.GaussianBlur(a, (0, 0), sigmaX=px / 2.0), 0.0, 1.0)
+
+
+def _masked_blur(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of ``values`` counting only pixels where ``weight`` is high.
+
+    Normalised convolution: blur(values * weight) / blur(weight), so the subject does not smear
+    into a blurred background, and the estimate reaches into the subject's area from outside.
+    """
+    w = weight[:, :, None] if values.ndim == 3 else weight
+    num = cv2.GaussianBlur(values * w, (0, 0), sigmaX=sigma)
+    den = cv2.GaussianBlur(weight, (0, 0), sigmaX=sigma)
+    den = den[:, :, None] if values.ndim == 3 else den
+    fallback = cv2.GaussianBlur(values, (0, 0), sigmaX=sigma)
+    return np.where(den > 1e-4, num / np.maximum(den, 1e-4), fallback).astype(np.float32)
+
+
+def despill(
+    rgb: np.ndarray, alpha: np.ndarray, *, radius: float = 12.0, min_alpha: float = 0.1
+) -> np.ndarray:
+    """Pull edge colours away from the old background (colour decontamination).
+
+    A semi-transparent pixel is ``I = a F + (1 - a) B``. The background ``B`` near each pixel is
+    estimated from the nearby clearly-background pixels, then ``F = (I - (1 - a) B) / a`` in
+    linear light. Opaque pixels keep their colour exactly; below ``min_alpha`` the division is
+    capped so that noise in almost invisible pixels is not blown up.
+    """
+    a = as_float_alpha(alpha)
+    light = srgb_to_linear(rgb)
+    background_weight = np.clip(1.0 - a / 0.05, 0.0, 1.0) ** 2
+    back = _masked_blur(light, background_weight, radius)
+    a3 = a[:, :, None]
+    fore = (light - (1.0 - a3) * back) / np.maximum(a3, min_alpha)
+    out = linear_to_srgb(fore)
+    solid = (a >= 0.999) | (a <= 0.0)
+    out[solid] = rgb[solid]
+    return out
+
+
+def blurred_plate(rgb: np.ndarray, alpha: np.ndarray, radius: float) -> np.ndarray:
+    """The photo's own background blurred by ``radius`` px, with the subject left out of it."""
+    a = as_float_alpha(alpha)
+    back = _masked_blur(srgb_to_linear(rgb), (1.0 - a) ** 2, max(radius, 0.5))
+    return linear_to_srgb(back)
+
+
+def blur_background(rgb: np.ndarray, alpha: np.ndarray, radius: float) -> np.ndarray:
+    """Portrait-style: the background blurred by ``radius`` px, the subject kept sharp."""
+    return composite(rgb, alpha, blurred_plate(rgb, alpha, radius))
+
+
+def over(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """Porter-Duff "over" of straight-alpha RGBA uint8 images, mixed in linear light.
+
+    ``bottom`` may be RGB (opaque); the result is then RGB too.
+    """
+    ta = top[:, :, 3:4].astype(np.float32) / 255.0
+    top_light = srgb_to_linear(top[:, :, :3])
+    if bottom.shape[2] == 3:
+        return linear_to_srgb(top_light * ta + srgb_to_linear(bottom) * (1.0 - ta))
+    ba = bottom[:, :, 3:4].astype(np.float32) / 255.0
+    out_a = ta + ba * (1.0 - ta)
+    mixed = top_light * ta + srgb_to_linear(bottom[:, :, :3]) * ba * (1.0 - ta)
+    colour = mixed / np.maximum(out_a, 1e-6)
+    return np.dstack([linear_to_srgb(colour), to_uint8(out_a[:, :, 0])])
+
+
+def _solid_layer(alpha: np.ndarray, colour: Colour) -> np.ndarray:
+    height, width = alpha.shape
+    solid = np.broadcast_to(np.array(colour, np.uint8), (height, width, 3))
+    return np.dstack([solid, to_uint8(alpha)])
+
+
+def drop_shadow(
+    layer: np.ndarray,
+    *,
+    offset: tuple[int, int] = (12, 12),
+    blur: float = 12.0,
+    opacity: float = 0.5,
+    colour: Colour = (0, 0, 0),
+) -> np.ndarray:
+    """An RGBA layer over a soft shadow of itself cast ``offset`` (dx, dy) px away."""
+    a = layer[:, :, 3].astype(np.float32) / 255.0
+    dx, dy = offset
+    shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+    moved = cv2.warpAffine(a, shift, (a.shape[1], a.shape[0]), borderValue=0.0)
+    shade = feather(moved, blur) * float(np.clip(opacity, 0.0, 1.0))
+    return over(layer, _solid_layer(shade, colour))
+
+
+def outer_glow(
+    layer: np.ndarray,
+    *,
+    radius: float = 16.0,
+    colour: Colour = (255, 255, 255),
+    strength: float = 0.8,
+) -> np.ndarray:
+    """An RGBA layer with a halo of ``colour`` spreading about ``radius`` px outside it."""
+    a = layer[:, :, 3].astype(np.float32) / 255.0
+    spread = dilate(a, max(1, round(radius / 3)))
+    glow = feather(spread, radius) * float(np.clip(strength, 0.0, 1.0))
+    return over(layer, _solid_layer(glow, colour))
+
+
+def layer(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Straight-alpha RGBA uint8 from a photo and a matte."""
+    return np.dstack([rgb, to_uint8(as_float_alpha(alpha))])
+
+
+def css_mask_png(alpha: np.ndarray) -> bytes:
+    """A PNG for CSS ``mask-image``: white pixels whose alpha channel is the matte.
+
+    Browsers use the mask image's alpha channel by default (``mask-mode: match-source``), so a
+    grayscale PNG would mask nothing; this one works as-is, and also with ``mask-mode: luminance``.
+    """
+    a8 = to_uint8(as_float_alpha(alpha))
+    white = np.full((*a8.shape, 3), 255, np.uint8)
+    rgba = np.dstack([white, a8])
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
