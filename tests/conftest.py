@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from alphamatte.config import Settings
+from tests.server.live import LiveServer, running
 
 SHARED_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 
@@ -40,3 +44,12 @@ def eval_dir() -> Path:
     if not SHARED_EVAL.is_dir():
         pytest.skip("../shared/eval is not present")
     return SHARED_EVAL
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real server on loopback with the fast fake model, shared by one test module."""
+    home: Path = tmp_path_factory.mktemp("home")
+    settings = Settings(home=home, max_pixels=4_000_000, queue_size=64)
+    with running(settings) as server:
+        yield server

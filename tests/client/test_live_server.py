@@ -1,0 +1,61 @@
+"""The SDK against a real server on loopback: credits, errors and the workflow over HTTP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alphamatte.client import (
+    AsyncClient,
+    AuthenticationError,
+    Client,
+    InsufficientCreditError,
+    RateLimitError,
+)
+from tests.conftest import gradient_rgb
+from tests.server.live import LiveServer
+
+
+def test_alpha_matte_and_cutout_cost_one_credit_each(live: LiveServer) -> None:
+    key = live.new_key(credits=5)
+    with Client(key, live.url) as client:
+        matte = client.alpha_matte(gradient_rgb(1600, 1200))
+        cut = client.cutout(gradient_rgb(1600, 1200))
+        left = client.available_credit()
+    assert matte.size == (1600, 1200) and matte.mode == "L"
+    values = np.asarray(matte)
+    assert values[600, 800] > 240 and values[20, 20] < 15
+    assert cut.size == (1600, 1200) and cut.mode == "RGBA"
+    assert left.credit == 3
+
+
+def test_unknown_key_and_empty_balance_raise_typed_errors(live: LiveServer) -> None:
+    with Client("am_not_a_real_key", live.url) as client, pytest.raises(AuthenticationError):
+        client.alpha_matte(gradient_rgb(64, 64))
+    client = Client(live.new_key(credits=0), live.url)
+    with client, pytest.raises(InsufficientCreditError) as caught:
+        client.alpha_matte(gradient_rgb(64, 64))
+    assert caught.value.status == 402 and "credit" in caught.value.detail.lower()
+
+
+def test_rate_limit_is_waited_out_by_default_and_raised_without_retries(
+    live: LiveServer,
+) -> None:
+    key = live.new_key(credits=10, rate_limit="2/second")
+    with Client(key, live.url, retries=0) as client:
+        client.alpha_matte(gradient_rgb(64, 64))
+        client.alpha_matte(gradient_rgb(64, 64))
+        with pytest.raises(RateLimitError) as caught:
+            client.alpha_matte(gradient_rgb(64, 64))
+    assert caught.value.retry_after is not None and caught.value.retry_after >= 1
+    with Client(key, live.url) as client:
+        for _ in range(3):  # waits on 429 instead of failing
+            client.alpha_matte(gradient_rgb(64, 64))
+        assert client.available_credit().credit == 5
+
+
+async def test_async_client_over_http(live: LiveServer) -> None:
+    async with AsyncClient(live.new_key(credits=2), live.url) as client:
+        matte = await client.alpha_matte(gradient_rgb(900, 700))
+        assert (await client.available_credit()).credit == 1
+    assert matte.size == (900, 700)
