@@ -33,7 +33,7 @@ def gradient_rgb(width: int, height: int) -> np.ndarray:
     return base
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def models_dir() -> Path:
     home = Path(os.environ.get("ALPHAMATTE_HOME", Path.home() / ".cache" / "alphamatte"))
     return home / "models"

@@ -59,13 +59,35 @@ def test_matte_lines_up_with_the_subject() -> None:
     assert matte[20, 375] < 50
 
 
-def test_best_quality_runs_two_views_and_stays_aligned() -> None:
-    matter, session = make(quality="best", max_side=256)
-    rgb = np.zeros((200, 300, 3), np.uint8)
-    rgb[50:150, 10:100] = 255  # off-centre, so a misaligned flip would show
+def test_best_quality_runs_three_views_and_stays_aligned() -> None:
+    matter, session = make(quality="best", max_side=640)
+    rgb = np.zeros((400, 600, 3), np.uint8)
+    rgb[100:300, 20:200] = 255  # off-centre, so a misaligned flip or scale would show
     matte = matter.predict(rgb)
-    assert len(session.calls) == 2
-    assert matte[100, 50] > 200 and matte[100, 250] < 50
+    sides = [shape[2] for shape in session.calls]
+    assert sorted(sides) == [480, 640, 640]  # photo, mirror, and the 3/4-size view
+    assert matte[200, 100] > 200 and matte[200, 450] < 50
+    assert matte[50, 100] < 50 and matte[350, 100] < 50
+
+
+def test_best_takes_the_median_so_one_wrong_view_is_outvoted() -> None:
+    class OneViewWrong(FakeSession):
+        def run(self, batch: np.ndarray) -> np.ndarray:
+            out = super().run(batch)
+            if batch.shape[2] == 480:  # the small view sees a ghost in the top-left corner
+                out[:, :, :40, :40] = 1.0
+            return out
+
+    session = OneViewWrong()
+    matter = Matter(session, ISNET, MattingConfig(max_side=640, quality="best"))  # type: ignore[arg-type]
+    matte = matter.predict(np.zeros((400, 600, 3), np.uint8))
+    assert matte.max() == 0
+
+
+def test_best_below_the_collapse_size_averages_two_views() -> None:
+    matter, session = make(quality="best", max_side=400)
+    matter.predict(gradient_rgb(600, 400))
+    assert [shape[2] for shape in session.calls] == [384, 384]
 
 
 def test_fixed_size_session_gets_its_trained_square() -> None:

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from alphamatte.imaging.decontaminate import foreground_colours
 from alphamatte.imaging.resize import to_uint8
 
 Colour = tuple[int, int, int]
@@ -112,26 +113,9 @@ def _masked_blur(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.nda
     return np.where(den > 1e-4, num / np.maximum(den, 1e-4), fallback).astype(np.float32)
 
 
-def despill(
-    rgb: np.ndarray, alpha: np.ndarray, *, radius: float = 12.0, min_alpha: float = 0.1
-) -> np.ndarray:
-    """Pull edge colours away from the old background (colour decontamination).
-
-    A semi-transparent pixel is ``I = a F + (1 - a) B``. The background ``B`` near each pixel is
-    estimated from the nearby clearly-background pixels, then ``F = (I - (1 - a) B) / a`` in
-    linear light. Opaque pixels keep their colour exactly; below ``min_alpha`` the division is
-    capped so that noise in almost invisible pixels is not blown up.
-    """
-    a = as_float_alpha(alpha)
-    light = srgb_to_linear(rgb)
-    background_weight = np.clip(1.0 - a / 0.05, 0.0, 1.0) ** 2
-    back = _masked_blur(light, background_weight, radius)
-    a3 = a[:, :, None]
-    fore = (light - (1.0 - a3) * back) / np.maximum(a3, min_alpha)
-    out = linear_to_srgb(fore)
-    solid = (a >= 0.999) | (a <= 0.0)
-    out[solid] = rgb[solid]
-    return out
+def despill(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Pull edge colours away from the old background (see :mod:`.decontaminate`)."""
+    return foreground_colours(rgb, as_float_alpha(alpha))
 
 
 def blurred_plate(rgb: np.ndarray, alpha: np.ndarray, radius: float) -> np.ndarray:

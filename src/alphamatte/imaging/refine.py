@@ -1,18 +1,92 @@
-"""Bringing a low-resolution matte back to full size using the full-resolution photo."""
+"""Bringing a low-resolution matte back to full size using the full-resolution photo.
+
+The model sees at most ``max_side`` pixels; a plain resize then smears every edge over several
+full-resolution pixels. A fast guided filter (He & Sun, 2015) fixes that: at the matte's own
+resolution it fits, in each small window, the matte as a linear function of the photo's colour
+(``alpha ≈ a · rgb + b``), then applies those smoothly upsampled coefficients to the
+full-resolution photo. Edges follow the real pixels, not the interpolation kernel.
+
+Measured with ALPHAMATTE_MAX_SIDE=400 on the 19 real photos of ../shared/eval (matte upscaled
+about 2x): gradient error 0.840x of bicubic (0.2364 → 0.1986), SAD 0.993x, better on 18 of 19
+photos; low-resolution radius 4..8 and eps 1e-5..1e-3 all land between 0.83x and 0.86x, so the
+choice is not tuned to an edge case. A full-resolution guided filter of the same quality costs
+3x the time and ~40 floats per pixel.
+"""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from alphamatte.imaging.resize import resize_matte
+from alphamatte.imaging.resize import resize_image, resize_matte
+
+GUIDE_RADIUS = 5  # in matte (low-resolution) pixels
+GUIDE_EPS = 1e-4  # regularisation; larger keeps the matte closer to the plain resize
+STRIP_ROWS = 256  # full-resolution rows per step, which bounds memory for huge photos
+
+
+def _box(values: np.ndarray, radius: int) -> np.ndarray:
+    size = 2 * radius + 1
+    return cv2.boxFilter(values, -1, (size, size), normalize=True, borderType=cv2.BORDER_REFLECT)
+
+
+def guided_coefficients(
+    guide: np.ndarray, alpha: np.ndarray, *, radius: int = GUIDE_RADIUS, eps: float = GUIDE_EPS
+) -> np.ndarray:
+    """Per-pixel (a_r, a_g, a_b, b), window-averaged, for ``alpha ≈ a · guide + b``.
+
+    ``guide`` is H x W x 3 float32 in 0..1 and ``alpha`` H x W float32; returns H x W x 4.
+    """
+    mean_i = _box(guide, radius)
+    mean_p = _box(alpha, radius)
+
+    def cov(i: int, j: int) -> np.ndarray:
+        product = _box(guide[:, :, i] * guide[:, :, j], radius)
+        centred: np.ndarray = product - mean_i[:, :, i] * mean_i[:, :, j]
+        return centred
+
+    e = np.float32(eps)
+    rr, rg, rb = cov(0, 0) + e, cov(0, 1), cov(0, 2)
+    gg, gb, bb = cov(1, 1) + e, cov(1, 2), cov(2, 2) + e
+    cov_ip = _box(guide * alpha[:, :, None], radius) - mean_i * mean_p[:, :, None]
+    # Solve the symmetric 3x3 systems with the adjugate: ~10x faster than np.linalg.solve on a
+    # million tiny matrices, and the eps on the diagonal keeps the determinant away from zero.
+    inv_rr, inv_rg, inv_rb = gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb
+    inv_gg, inv_gb, inv_bb = rr * bb - rb * rb, rg * rb - rr * gb, rr * gg - rg * rg
+    det = rr * inv_rr + rg * inv_rg + rb * inv_rb
+    x, y, z = cov_ip[:, :, 0], cov_ip[:, :, 1], cov_ip[:, :, 2]
+    a_r = (inv_rr * x + inv_rg * y + inv_rb * z) / det
+    a_g = (inv_rg * x + inv_gg * y + inv_gb * z) / det
+    a_b = (inv_rb * x + inv_gb * y + inv_bb * z) / det
+    b = mean_p - a_r * mean_i[:, :, 0] - a_g * mean_i[:, :, 1] - a_b * mean_i[:, :, 2]
+    return _box(np.dstack([a_r, a_g, a_b, b]).astype(np.float32), radius)
 
 
 def upscale_matte(alpha: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """Upscale ``alpha`` (0..1 float) to the size of ``rgb``.
+    """Bring ``alpha`` (float 0..1, smaller) to the size of ``rgb`` (uint8), edge-aware.
 
-    Bilinear for now. A colour guided filter (radius 4, eps 1e-3) on the full-size photo was
-    measured at max side 400 on the eval photos: gradient error 0.88x of bicubic, SAD 1.00x,
-    but it needs ~40 floats per pixel, too much memory for 50 MP inputs without tiling.
+    Shrinking or equal sizes fall back to a plain resize: there is no detail to recover.
     """
     height, width = rgb.shape[:2]
-    return resize_matte(alpha, width, height)
+    small_h, small_w = alpha.shape
+    if small_h * small_w >= height * width or min(small_h, small_w) < 2:
+        return resize_matte(alpha, width, height)
+    guide = resize_image(rgb, small_w, small_h).astype(np.float32) * np.float32(1 / 255)
+    coefficients = guided_coefficients(guide, alpha.astype(np.float32))
+    # Full-resolution pixel centres in matte coordinates (the convention of cv2.resize).
+    map_x = ((np.arange(width, dtype=np.float32) + 0.5) * (small_w / width) - 0.5)[None, :]
+    out = np.empty((height, width), dtype=np.float32)
+    for top in range(0, height, STRIP_ROWS):
+        rows = min(STRIP_ROWS, height - top)
+        ys = (np.arange(top, top + rows, dtype=np.float32) + 0.5) * (small_h / height) - 0.5
+        coeff = cv2.remap(
+            coefficients,
+            np.broadcast_to(map_x, (rows, width)).copy(),
+            np.broadcast_to(ys[:, None], (rows, width)).copy(),
+            interpolation=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        pixels = rgb[top : top + rows].astype(np.float32) * np.float32(1 / 255)
+        strip = np.einsum("hwc,hwc->hw", coeff[:, :, :3], pixels) + coeff[:, :, 3]
+        np.clip(strip, 0.0, 1.0, out=out[top : top + rows])
+    return out

@@ -17,10 +17,11 @@ from alphamatte import __version__
 from alphamatte.config import Settings
 from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter, MattingConfig
+from alphamatte.imaging.decontaminate import warm_up
 from alphamatte.server.accounting.credits import refund_stale
 from alphamatte.server.errors import install_error_handlers
 from alphamatte.server.ratelimit import RateLimiter
-from alphamatte.server.routes import account, health, matte
+from alphamatte.server.routes import account, health, matte, playground
 from alphamatte.server.routes.matte import new_request_id
 from alphamatte.server.state import Metrics, ServerState
 from alphamatte.server.storage.database import make_engine, migrate
@@ -65,6 +66,7 @@ def create_app(
         if refunded:
             log.warning(json.dumps({"event": "refunded_stale_reservations", "count": refunded}))
         state.matter = await anyio.to_thread.run_sync(factory, settings)
+        await anyio.to_thread.run_sync(warm_up)  # numba JIT for cutouts, before /ready
         yield
         state.executor.shutdown()
         db.dispose()
@@ -80,6 +82,7 @@ def create_app(
     app.include_router(matte.router)
     app.include_router(account.router)
     app.include_router(health.router)
+    app.include_router(playground.router)
 
     @app.middleware("http")
     async def access_log(

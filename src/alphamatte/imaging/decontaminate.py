@@ -1,0 +1,65 @@
+"""Foreground colours for semi-transparent edges, so a cutout carries no old background.
+
+An edge pixel of a photo mixes the subject with what was behind it: ``I = a F + (1 - a) B``.
+A cutout that keeps ``I`` as its colour shows a fringe of the old background on any new one.
+pymatting's multilevel foreground estimation (Germer et al., 2020) recovers ``F``; measured on
+the 19 real photos of ../shared/eval with the ground-truth alpha it cuts the visible old
+background in the edge band from 17.6 % to 6.0 % (our local-background subtraction reached
+9.1 %), at ~50 ms per 0.4 MP. See ``eval.metrics.background_leak``.
+
+Only pixels with 0 < alpha < 1 change: opaque pixels keep their exact colours, and the
+estimate runs tile by tile on the tiles that have such pixels, which bounds time and memory
+on large photos.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alphamatte.imaging.resize import to_uint8
+
+TILE = 1024  # core tile side, in pixels
+MARGIN = 48  # context around each tile so that the estimate sees both sides of an edge
+
+
+def _estimate(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    from pymatting import estimate_foreground_ml  # numba: imported only when needed
+
+    foreground = estimate_foreground_ml(rgb.astype(np.float32) / 255.0, alpha.astype(np.float32))
+    return to_uint8(np.asarray(foreground))
+
+
+def foreground_colours(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``rgb`` with each semi-transparent pixel's colour replaced by its foreground estimate.
+
+    ``alpha`` is float 0..1 or uint8 at the same size as ``rgb``.
+    """
+    a = alpha.astype(np.float32) / 255.0 if alpha.dtype == np.uint8 else alpha.astype(np.float32)
+    partial = (a > 0.5 / 255.0) & (a < 254.5 / 255.0)
+    if not partial.any():
+        return rgb
+    out = rgb.copy()
+    height, width = a.shape
+    for top in range(0, height, TILE):
+        for left in range(0, width, TILE):
+            tile = partial[top : top + TILE, left : left + TILE]
+            rows, cols = np.nonzero(tile.any(axis=1))[0], np.nonzero(tile.any(axis=0))[0]
+            if rows.size == 0:
+                continue
+            # Only the box around this tile's edge pixels, plus context on every side.
+            y0, y1 = top + rows[0], top + rows[-1] + 1
+            x0, x1 = left + cols[0], left + cols[-1] + 1
+            cy0, cx0 = max(0, y0 - MARGIN), max(0, x0 - MARGIN)
+            cy1, cx1 = min(height, y1 + MARGIN), min(width, x1 + MARGIN)
+            estimate = _estimate(rgb[cy0:cy1, cx0:cx1], a[cy0:cy1, cx0:cx1])
+            mask = partial[y0:y1, x0:x1]
+            box = estimate[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+            out[y0:y1, x0:x1][mask] = box[mask]
+    return out
+
+
+def warm_up() -> None:
+    """Compile the numba kernels now rather than in the first user's request."""
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    alpha = np.full((8, 8), 0.5, np.float32)
+    _estimate(rgb, alpha)
