@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rate_limit: str = "7/minute"
     queue_size: int = Field(default=16, ge=1)
+    result_cache_mb: int = Field(default=64, ge=0)  # 0 turns the result cache off
+    result_cache_ttl_s: int = Field(default=3600, ge=1)  # Redis entries only
 
     @field_validator("home")
     @classmethod

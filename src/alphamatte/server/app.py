@@ -21,6 +21,7 @@ from alphamatte.imaging.decontaminate import warm_up
 from alphamatte.server.accounting.credits import refund_stale
 from alphamatte.server.errors import install_error_handlers
 from alphamatte.server.ratelimit import RateLimiter
+from alphamatte.server.result_cache import make_result_cache
 from alphamatte.server.routes import account, health, matte, playground
 from alphamatte.server.routes.matte import new_request_id
 from alphamatte.server.state import Metrics, ServerState
@@ -51,6 +52,7 @@ def create_app(
         settings=settings,
         db=db,
         limiter=RateLimiter(settings.rate_limit, settings.redis_url or "memory://"),
+        results=make_result_cache(settings),
         executor=BoundedExecutor(
             workers=min(4, (os.cpu_count() or 1) + 1), max_pending=settings.queue_size
         ),

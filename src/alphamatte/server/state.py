@@ -11,6 +11,7 @@ from alphamatte.config import Settings
 from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter
 from alphamatte.server.ratelimit import RateLimiter
+from alphamatte.server.result_cache import NoResultCache, ResultCache
 
 
 @dataclass
@@ -40,6 +41,9 @@ class Metrics:
         self.credits = Counter(
             "alphamatte_credits_charged", "Credits charged", registry=self.registry
         )
+        self.cache = Counter(
+            "alphamatte_result_cache", "Result cache lookups", ["outcome"], registry=self.registry
+        )
 
 
 @dataclass
@@ -49,4 +53,5 @@ class ServerState:
     limiter: RateLimiter
     executor: BoundedExecutor
     metrics: Metrics
+    results: ResultCache = field(default_factory=NoResultCache)
     matter: Matter | None = None

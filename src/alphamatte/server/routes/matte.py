@@ -24,6 +24,7 @@ from alphamatte.server.body import (
 )
 from alphamatte.server.deps import LimitedKey, State
 from alphamatte.server.errors import CREDITS_EXPIRED, INSUFFICIENT_CREDIT, ApiError
+from alphamatte.server.result_cache import result_key
 from alphamatte.server.state import ServerState
 
 router = APIRouter(prefix="/v1.0", tags=["matting"])
@@ -89,11 +90,23 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def _produce(
     request: Request, state: ServerState, key_id: int, data: bytes, product: Product
 ) -> bytes:
-    """decode → reserve a credit → infer → encode → charge; refund on any failure."""
+    """(cache hit | decode) → reserve a credit → (infer → encode) → charge; refund on failure.
+
+    A cache hit skips decoding too: the same bytes decoded fine under the same settings.
+    """
     settings = state.settings
-    image: DecodedImage = await state.executor.run(
-        lambda: decode(data, max_bytes=settings.max_input_bytes, max_pixels=settings.max_pixels)
-    )
+    cache_key = result_key(settings, product, data)
+    png = await anyio.to_thread.run_sync(state.results.get, cache_key)
+    state.metrics.cache.labels("hit" if png is not None else "miss").inc()
+    request.state.extra_headers = {
+        **getattr(request.state, "extra_headers", {}),
+        "X-Result-Cache": "hit" if png is not None else "miss",
+    }
+    image: DecodedImage | None = None
+    if png is None:
+        image = await state.executor.run(
+            lambda: decode(data, max_bytes=settings.max_input_bytes, max_pixels=settings.max_pixels)
+        )
     request_id: str = request.state.request_id
     outcome = await anyio.to_thread.run_sync(
         credits.reserve, state.db, key_id, request_id, request.url.path
@@ -103,25 +116,32 @@ async def _produce(
     if outcome is credits.Reservation.NO_CREDIT:
         raise ApiError(402, INSUFFICIENT_CREDIT)
     try:
-        matter = state.matter
-        if matter is None:
-            raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
-
-        def work() -> bytes:
-            start = perf_counter()
-            result: MatteResult = run_matting(image, matter)
-            state.metrics.inference.observe(perf_counter() - start)
-            if product == "alpha":
-                return encode_png(result.stored_matte(image.orientation))
-            return encode_png(result.cutout())
-
-        png = await state.executor.run(work)
+        if image is not None:
+            png = await _infer(state, image, product)
+            await anyio.to_thread.run_sync(state.results.put, cache_key, png)
     except BaseException:
         await anyio.to_thread.run_sync(credits.refund, state.db, request_id)
         raise
     await anyio.to_thread.run_sync(credits.charge, state.db, request_id)
     state.metrics.credits.inc()
+    assert png is not None
     return png
+
+
+async def _infer(state: ServerState, image: DecodedImage, product: Product) -> bytes:
+    matter = state.matter
+    if matter is None:
+        raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
+
+    def work() -> bytes:
+        start = perf_counter()
+        result: MatteResult = run_matting(image, matter)
+        state.metrics.inference.observe(perf_counter() - start)
+        if product == "alpha":
+            return encode_png(result.stored_matte(image.orientation))
+        return encode_png(result.cutout())
+
+    return await state.executor.run(work)
 
 
 def _success_headers(request: Request) -> dict[str, str]:
