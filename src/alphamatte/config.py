@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     result_cache_mb: int = Field(default=64, ge=0)  # 0 turns the result cache off
     result_cache_ttl_s: int = Field(default=3600, ge=1)  # Redis entries only
 
+    # A reservation this old belongs to a request that died with its process: refund it.
+    # Must exceed the longest request; the reaper runs every reaper_interval_s on every replica.
+    reservation_timeout_s: int = Field(default=600, ge=1)
+    reaper_interval_s: float = Field(default=60.0, gt=0)
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
+    admin_token: str | None = None  # enables /admin/*; unset = refused
+    auth_failure_limit: str = "20/minute"  # per client address, then 429 until the window moves
+
     @field_validator("home")
     @classmethod
     def _expand(cls, value: Path) -> Path:

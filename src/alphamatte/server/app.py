@@ -18,6 +18,7 @@ from alphamatte.config import Settings
 from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.imaging.decontaminate import warm_up
+from alphamatte.server.accounting import idempotency
 from alphamatte.server.accounting.credits import refund_stale
 from alphamatte.server.errors import install_error_handlers
 from alphamatte.server.ratelimit import RateLimiter
@@ -42,6 +43,29 @@ def _load_real_matter(settings: Settings) -> Matter:
     )
 
 
+def reap(state: ServerState) -> None:
+    """Refund reservations (and free Idempotency-Keys) left by requests whose process died,
+    and drop stored idempotent responses past their TTL. Safe on every replica at once: each
+    refund is one conditional transaction."""
+    settings = state.settings
+    timeout = timedelta(seconds=settings.reservation_timeout_s)
+    refunded = refund_stale(state.db, timeout)
+    purged = idempotency.purge(state.db, timedelta(seconds=settings.idempotency_ttl_s), timeout)
+    if refunded:
+        log.warning(json.dumps({"event": "refunded_stale_reservations", "count": refunded}))
+    if purged:
+        log.info(json.dumps({"event": "purged_idempotency_rows", "count": purged}))
+
+
+async def _reaper(state: ServerState) -> None:
+    while True:
+        await anyio.sleep(state.settings.reaper_interval_s)
+        try:
+            await anyio.to_thread.run_sync(reap, state)
+        except Exception as exc:  # storage down: try again next round
+            log.warning(json.dumps({"event": "reaper_failed", "error": type(exc).__name__}))
+
+
 def create_app(
     settings: Settings | None = None, matter_factory: MatterFactory | None = None
 ) -> FastAPI:
@@ -51,7 +75,9 @@ def create_app(
     state = ServerState(
         settings=settings,
         db=db,
-        limiter=RateLimiter(settings.rate_limit, settings.redis_url or "memory://"),
+        limiter=RateLimiter(
+            settings.rate_limit, settings.redis_url or "memory://", settings.auth_failure_limit
+        ),
         results=make_result_cache(settings),
         executor=BoundedExecutor(
             workers=min(4, (os.cpu_count() or 1) + 1), max_pending=settings.queue_size
@@ -63,13 +89,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(migrate, db)
-        # Reservations left by a worker that died mid-request go back to their keys.
-        refunded = await anyio.to_thread.run_sync(refund_stale, db, timedelta(minutes=10))
-        if refunded:
-            log.warning(json.dumps({"event": "refunded_stale_reservations", "count": refunded}))
+        await anyio.to_thread.run_sync(reap, state)
         state.matter = await anyio.to_thread.run_sync(factory, settings)
         await anyio.to_thread.run_sync(warm_up)  # numba JIT for cutouts, before /ready
-        yield
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_reaper, state)
+            yield
+            tasks.cancel_scope.cancel()
         state.executor.shutdown()
         db.dispose()
 

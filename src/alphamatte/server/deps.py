@@ -20,10 +20,25 @@ def get_state(request: Request) -> ServerState:
 State = Annotated[ServerState, Depends(get_state)]
 
 
+def client_address(request: Request) -> str:
+    """The caller's address (behind a proxy, uvicorn's --proxy-headers puts the real one here)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def require_key(request: Request, state: State) -> ApiKey:
+    client = client_address(request)
+    # Guessing keys is throttled per address: after too many failures even a good key waits.
+    if await anyio.to_thread.run_sync(state.limiter.auth_blocked, client):
+        wait = await anyio.to_thread.run_sync(state.limiter.auth_retry_after, client)
+        raise ApiError(
+            429,
+            f"Too many failed authentication attempts; retry in {wait} s.",
+            {"Retry-After": str(wait)},
+        )
     raw = request.headers.get("x-api-key")
     key = await anyio.to_thread.run_sync(authenticate, state.db, raw)
     if key is None:
+        await anyio.to_thread.run_sync(state.limiter.auth_failed, client)
         raise ApiError(401, "Invalid or missing API key (send it in the X-API-Key header).")
     request.state.key_id = key.id
     return key

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alphamatte.engine.executor import QueueFullError
@@ -16,6 +19,7 @@ from alphamatte.imaging.errors import (
     UnsupportedFormatError,
 )
 
+log = logging.getLogger("alphamatte.errors")
 INSUFFICIENT_CREDIT = "Insufficient credit. Please top up API credits."
 CREDITS_EXPIRED = "Credits expired. Top up API credits to reactivate them."
 
@@ -73,6 +77,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _json(400, "Invalid request.")
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _storage(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # The database is down or restarting: a retryable 503, never a 500 with a traceback.
+        log.warning("storage unavailable: %s", type(exc).__name__)
+        return _json(
+            503,
+            "Storage is temporarily unavailable; retry shortly.",
+            {**getattr(request.state, "extra_headers", {}), "Retry-After": "2"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

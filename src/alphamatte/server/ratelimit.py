@@ -6,6 +6,7 @@ replicas.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+
+log = logging.getLogger("alphamatte.ratelimit")
 
 
 @dataclass(frozen=True)
@@ -35,25 +38,71 @@ class RateState:
 
 
 class RateLimiter:
-    def __init__(self, default: str, storage_url: str = "memory://") -> None:
+    """Per-key request limits, plus a per-address limit on failed authentications.
+
+    When the storage (Redis) is unreachable the limiter **fails open**: requests are let
+    through and a warning is logged. Credits stay exact regardless, because they live in the
+    database; what is lost while Redis is down is only the request-rate ceiling.
+    """
+
+    def __init__(
+        self, default: str, storage_url: str = "memory://", auth_failures: str = "20/minute"
+    ) -> None:
         self.default = parse(default)
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+        self.auth_failures = parse(auth_failures)
+        options = {"socket_timeout": 1, "socket_connect_timeout": 1}
+        storage = storage_from_string(
+            storage_url, **(options if storage_url.startswith("redis") else {})
+        )
+        self._limiter = MovingWindowRateLimiter(storage)
 
     def item_for(self, override: str | None) -> RateLimitItem:
         return parse(override) if override else self.default
 
     def hit(self, key_id: int, override: str | None) -> RateState:
         item = self.item_for(override)
-        allowed = self._limiter.hit(item, "key", str(key_id))
-        return self._state(item, key_id, allowed)
+        try:
+            allowed = self._limiter.hit(item, "key", str(key_id))
+            return self._state(item, "key", str(key_id), allowed)
+        except Exception as exc:  # storage down: fail open, see the class docstring
+            return self._unavailable(item, exc)
 
     def peek(self, key_id: int, override: str | None) -> RateState:
         item = self.item_for(override)
-        return self._state(item, key_id, True)
+        try:
+            return self._state(item, "key", str(key_id), True)
+        except Exception as exc:
+            return self._unavailable(item, exc)
 
-    def _state(self, item: RateLimitItem, key_id: int, allowed: bool) -> RateState:
-        stats = self._limiter.get_window_stats(item, "key", str(key_id))
+    def auth_blocked(self, client: str) -> bool:
+        """True once ``client`` has used up its failed-authentication allowance."""
+        try:
+            return not self._limiter.test(self.auth_failures, "auth", client)
+        except Exception as exc:
+            self._unavailable(self.auth_failures, exc)
+            return False
+
+    def auth_failed(self, client: str) -> None:
+        try:
+            self._limiter.hit(self.auth_failures, "auth", client)
+        except Exception as exc:
+            self._unavailable(self.auth_failures, exc)
+
+    def auth_retry_after(self, client: str) -> int:
+        try:
+            stats = self._limiter.get_window_stats(self.auth_failures, "auth", client)
+        except Exception:
+            return 60
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    def _state(self, item: RateLimitItem, scope: str, ident: str, allowed: bool) -> RateState:
+        stats = self._limiter.get_window_stats(item, scope, ident)
         return RateState(allowed, item.amount, stats.remaining, stats.reset_time)
+
+    @staticmethod
+    def _unavailable(item: RateLimitItem, exc: Exception) -> RateState:
+        log.warning("rate-limit storage unavailable (%s); failing open", type(exc).__name__)
+        return RateState(True, item.amount, item.amount, time.time() + item.get_expiry())
 
 
 def valid_rate_limit(text: str) -> bool:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from alphamatte.server.storage.schema import api_keys, usage
 
@@ -54,14 +55,23 @@ def reserve(
     return Reservation.OK
 
 
-def charge(engine: Engine, request_id: str) -> None:
-    """Make a reservation final."""
+def charge(
+    engine: Engine, request_id: str, also: Callable[[Connection], None] | None = None
+) -> bool:
+    """Make a reservation final; ``also`` runs in the same transaction (e.g. storing the
+    response for Idempotency-Key). False if the reservation was already refunded by the
+    reaper: the request is then not charged, and ``also`` does not run."""
     with engine.begin() as conn:
-        conn.execute(
+        done = conn.execute(
             update(usage)
             .where(usage.c.request_id == request_id, usage.c.state == "reserved")
             .values(state="charged")
         )
+        if done.rowcount != 1:
+            return False
+        if also is not None:
+            also(conn)
+    return True
 
 
 def refund(engine: Engine, request_id: str) -> None:

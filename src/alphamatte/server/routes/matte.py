@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import uuid
+from collections.abc import Callable
+from datetime import timedelta
 from time import perf_counter
 from typing import Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from sqlalchemy import Connection
 
 from alphamatte.engine.pipeline import MatteResult, run_matting
 from alphamatte.imaging.decode import DecodedImage, decode
 from alphamatte.imaging.encode import encode_png
-from alphamatte.server.accounting import credits
+from alphamatte.server.accounting import credits, idempotency
 from alphamatte.server.body import (
     MARGIN,
     base64_body_limit,
@@ -88,7 +92,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 async def _produce(
-    request: Request, state: ServerState, key_id: int, data: bytes, product: Product
+    request: Request,
+    state: ServerState,
+    key_id: int,
+    data: bytes,
+    product: Product,
+    record: Callable[[bytes], Callable[[Connection], None]] | None = None,
 ) -> bytes:
     """(cache hit | decode) → reserve a credit → (infer → encode) → charge; refund on failure.
 
@@ -122,9 +131,10 @@ async def _produce(
     except BaseException:
         await anyio.to_thread.run_sync(credits.refund, state.db, request_id)
         raise
-    await anyio.to_thread.run_sync(credits.charge, state.db, request_id)
-    state.metrics.credits.inc()
     assert png is not None
+    also = record(png) if record is not None else None
+    if await anyio.to_thread.run_sync(credits.charge, state.db, request_id, also):
+        state.metrics.credits.inc()
     return png
 
 
@@ -144,20 +154,81 @@ async def _infer(state: ServerState, image: DecodedImage, product: Product) -> b
     return await state.executor.run(work)
 
 
-def _success_headers(request: Request) -> dict[str, str]:
-    return {**getattr(request.state, "extra_headers", {}), "X-Credits-Charged": "1"}
+def _success_headers(request: Request, charged: int = 1) -> dict[str, str]:
+    return {**getattr(request.state, "extra_headers", {}), "X-Credits-Charged": str(charged)}
+
+
+Render = Callable[[bytes], tuple[bytes, str]]  # png → (response body, media type)
+
+
+async def _respond(
+    request: Request,
+    state: ServerState,
+    key_id: int,
+    body: bytes,
+    data: bytes,
+    product: Product,
+    render: Render,
+) -> Response:
+    """Run the request, once per Idempotency-Key when the client sends one."""
+    idem_key = request.headers.get("idempotency-key")
+    if idem_key is None:
+        content, media_type = render(await _produce(request, state, key_id, data, product))
+        return Response(content, media_type=media_type, headers=_success_headers(request))
+    if not 1 <= len(idem_key) <= 200 or not idem_key.isascii() or not idem_key.isprintable():
+        raise ApiError(400, "Idempotency-Key must be 1 to 200 printable ASCII characters.")
+    digest = hashlib.sha256(request.url.path.encode() + b"\0" + body).hexdigest()
+    ttl = timedelta(seconds=state.settings.idempotency_ttl_s)
+    outcome, stored = await anyio.to_thread.run_sync(
+        idempotency.claim, state.db, key_id, idem_key, digest, ttl
+    )
+    if outcome is idempotency.Claim.CONFLICT:
+        raise ApiError(422, "This Idempotency-Key was already used with a different request.")
+    if outcome is idempotency.Claim.IN_PROGRESS:
+        raise ApiError(
+            409,
+            "A request with this Idempotency-Key is still running; retry shortly.",
+            {"Retry-After": "1"},
+        )
+    if outcome is idempotency.Claim.REPLAY and stored is not None:
+        headers = {**_success_headers(request, charged=0), "Idempotent-Replayed": "true"}
+        return Response(
+            stored.body, status_code=stored.status, media_type=stored.media_type, headers=headers
+        )
+
+    def record(png: bytes) -> Callable[[Connection], None]:
+        content, media_type = render(png)
+        stored = idempotency.Stored(200, media_type, content)
+        return lambda conn: idempotency.complete(conn, key_id, idem_key, stored)
+
+    try:
+        png = await _produce(request, state, key_id, data, product, record)
+    except BaseException:
+        await anyio.to_thread.run_sync(idempotency.release, state.db, key_id, idem_key)
+        raise
+    content, media_type = render(png)
+    return Response(content, media_type=media_type, headers=_success_headers(request))
+
+
+def _as_json(field: str) -> Render:
+    def render(png: bytes) -> tuple[bytes, str]:
+        body = json.dumps({field: base64.b64encode(png).decode("ascii")}).encode()
+        return body, "application/json"
+
+    return render
+
+
+def _as_png(png: bytes) -> tuple[bytes, str]:
+    return png, "image/png"
 
 
 async def _json_route(
     request: Request, state: ServerState, key_id: int, product: Product, field: str
-) -> JSONResponse:
+) -> Response:
     limit = state.settings.max_input_bytes
     body = await read_limited(request, base64_body_limit(limit))
     data = image_from_json(body, limit)
-    png = await _produce(request, state, key_id, data, product)
-    return JSONResponse(
-        {field: base64.b64encode(png).decode("ascii")}, headers=_success_headers(request)
-    )
+    return await _respond(request, state, key_id, body, data, product, _as_json(field))
 
 
 async def _file_route(
@@ -166,8 +237,7 @@ async def _file_route(
     limit = state.settings.max_input_bytes
     body = await read_limited(request, limit + MARGIN)
     data = await image_from_multipart(request, body, limit)
-    png = await _produce(request, state, key_id, data, product)
-    return Response(png, media_type="image/png", headers=_success_headers(request))
+    return await _respond(request, state, key_id, body, data, product, _as_png)
 
 
 @router.post(
@@ -176,7 +246,7 @@ async def _file_route(
     responses=_ERRORS,
     summary="Alpha matte of a base64 image, as base64 PNG (mode L)",
 )
-async def alpha_channel_base64(request: Request, state: State, key: LimitedKey) -> JSONResponse:
+async def alpha_channel_base64(request: Request, state: State, key: LimitedKey) -> Response:
     return await _json_route(request, state, key.id, "alpha", "alpha_base64")
 
 
@@ -199,7 +269,7 @@ async def alpha_channel(request: Request, state: State, key: LimitedKey) -> Resp
 )
 async def image_without_background_base64(
     request: Request, state: State, key: LimitedKey
-) -> JSONResponse:
+) -> Response:
     return await _json_route(request, state, key.id, "cutout", "img_without_background_base64")
 
 

@@ -10,9 +10,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -46,3 +48,20 @@ usage = Table(
     Column("created_at", DateTime(timezone=False), nullable=False),
 )
 Index("ix_usage_key_state", usage.c.key_id, usage.c.state)
+
+# Requests sent with an Idempotency-Key: "pending" while the first one runs, then "done" with
+# the response that every repeat within the TTL gets back without being charged again.
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
+    Column("idem_key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | done
+    Column("status", Integer, nullable=True),
+    Column("media_type", String(100), nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    UniqueConstraint("key_id", "idem_key", name="uq_idempotency_key"),
+)
