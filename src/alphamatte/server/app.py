@@ -23,7 +23,7 @@ from alphamatte.server.accounting.credits import refund_stale
 from alphamatte.server.errors import install_error_handlers
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import make_result_cache
-from alphamatte.server.routes import account, health, matte, playground
+from alphamatte.server.routes import account, admin, health, matte, playground
 from alphamatte.server.routes.matte import new_request_id
 from alphamatte.server.state import Metrics, ServerState
 from alphamatte.server.storage.database import make_engine, migrate
@@ -111,6 +111,7 @@ def create_app(
     app.include_router(account.router)
     app.include_router(health.router)
     app.include_router(playground.router)
+    app.include_router(admin.router)
 
     @app.middleware("http")
     async def access_log(

@@ -1,0 +1,109 @@
+"""Operator API for keys: create, list, top up, revoke. Off unless ALPHAMATTE_ADMIN_TOKEN is set.
+
+Authenticated with ``Authorization: Bearer <token>``, compared in constant time; failures count
+towards the same per-address throttle as bad API keys. Raw API keys are returned once, at
+creation, and never appear in logs.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field, field_validator
+
+from alphamatte.server.accounting import keys
+from alphamatte.server.deps import State, client_address
+from alphamatte.server.errors import ApiError
+from alphamatte.server.ratelimit import valid_rate_limit
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+async def require_admin(request: Request, state: State) -> None:
+    token = state.settings.admin_token
+    if not token:
+        raise ApiError(403, "The admin API is disabled; set ALPHAMATTE_ADMIN_TOKEN to enable it.")
+    client = client_address(request)
+    if await anyio.to_thread.run_sync(state.limiter.auth_blocked, client):
+        raise ApiError(429, "Too many failed authentication attempts.", {"Retry-After": "60"})
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        await anyio.to_thread.run_sync(state.limiter.auth_failed, client)
+        raise ApiError(401, "Admin token missing or wrong (Authorization: Bearer <token>).")
+
+
+Admin = Annotated[None, Depends(require_admin)]
+
+
+class NewKey(BaseModel):
+    name: str = Field(default="", max_length=200)
+    credits: int = Field(default=0, ge=0, le=10**12)
+    expires_at: datetime | None = None
+    rate_limit: str | None = Field(default=None, max_length=64)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None and not valid_rate_limit(value):
+            raise ValueError("rate_limit must look like '7/minute'")
+        return value
+
+
+class TopUp(BaseModel):
+    credits: int = Field(ge=1, le=10**12)
+
+
+def _public(key: keys.ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "credits": key.credits,
+        "expires_at": key.expires_at.isoformat(sep=" ") if key.expires_at else None,
+        "rate_limit": key.rate_limit,
+        "revoked": key.revoked,
+        "created_at": key.created_at.isoformat(sep=" "),
+    }
+
+
+@router.post("/keys", status_code=201, summary="Create a key; the raw key is in the answer once")
+async def create(body: NewKey, state: State, _: Admin) -> dict[str, Any]:
+    key, raw = await anyio.to_thread.run_sync(
+        lambda: keys.create_key(
+            state.db,
+            name=body.name,
+            credits=body.credits,
+            expires_at=body.expires_at,
+            rate_limit=body.rate_limit,
+        )
+    )
+    return {**_public(key), "key": raw}
+
+
+@router.get("/keys", summary="All keys (never their secrets)")
+async def list_all(state: State, _: Admin) -> list[dict[str, Any]]:
+    return [_public(k) for k in await anyio.to_thread.run_sync(keys.list_keys, state.db)]
+
+
+@router.post("/keys/{key_id}/topup", summary="Add credits")
+async def top_up(key_id: int, body: TopUp, state: State, _: Admin) -> dict[str, Any]:
+    key = await anyio.to_thread.run_sync(keys.top_up, state.db, key_id, body.credits)
+    if key is None:
+        raise ApiError(404, f"No key with id {key_id}.")
+    return _public(key)
+
+
+@router.post("/keys/{key_id}/revoke", summary="Revoke a key for good")
+async def revoke(key_id: int, state: State, _: Admin) -> dict[str, Any]:
+    if not await anyio.to_thread.run_sync(keys.revoke, state.db, key_id):
+        raise ApiError(404, f"No key with id {key_id}.")
+    key = await anyio.to_thread.run_sync(keys.get_key, state.db, key_id)
+    assert key is not None
+    return _public(key)
