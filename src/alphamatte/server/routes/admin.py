@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field, field_validator
 
 from alphamatte.server.accounting import keys
@@ -40,6 +40,7 @@ async def require_admin(request: Request, state: State) -> None:
 
 
 Admin = Annotated[None, Depends(require_admin)]
+KeyId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # the column is a 32-bit integer
 
 
 class NewKey(BaseModel):
@@ -93,7 +94,7 @@ async def list_all(state: State, _: Admin) -> list[dict[str, Any]]:
 
 
 @router.post("/keys/{key_id}/topup", summary="Add credits")
-async def top_up(key_id: int, body: TopUp, state: State, _: Admin) -> dict[str, Any]:
+async def top_up(key_id: KeyId, body: TopUp, state: State, _: Admin) -> dict[str, Any]:
     key = await anyio.to_thread.run_sync(keys.top_up, state.db, key_id, body.credits)
     if key is None:
         raise ApiError(404, f"No key with id {key_id}.")
@@ -101,7 +102,7 @@ async def top_up(key_id: int, body: TopUp, state: State, _: Admin) -> dict[str, 
 
 
 @router.post("/keys/{key_id}/revoke", summary="Revoke a key for good")
-async def revoke(key_id: int, state: State, _: Admin) -> dict[str, Any]:
+async def revoke(key_id: KeyId, state: State, _: Admin) -> dict[str, Any]:
     if not await anyio.to_thread.run_sync(keys.revoke, state.db, key_id):
         raise ApiError(404, f"No key with id {key_id}.")
     key = await anyio.to_thread.run_sync(keys.get_key, state.db, key_id)
