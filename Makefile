@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint model browser install clean
+.PHONY: run test lint model system install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,19 +20,28 @@ install: $(STAMP)
 model: $(STAMP)
 	$(BIN)/alphamatte model fetch
 
-# The playground's end-to-end tests drive Debian's Chromium; install it when we can (root).
-browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+# Programs the tests start themselves: Chromium (playground), PostgreSQL, Redis and nginx
+# (scale-out). Installed from Debian packages when missing and we are root; otherwise the
+# tests that need them are skipped (and fail under CI=true).
+SYSTEM_PACKAGES := chromium postgresql redis-server nginx
+system:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "note: Chromium not found and not root; the browser tests will be skipped"; fi
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "note: missing$$missing (not root); the tests that need them will be skipped"; fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP) model browser lint
+test: $(STAMP) model system lint
 	$(BIN)/pytest -q -ra
 
 run: $(STAMP) model

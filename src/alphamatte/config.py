@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     reaper_interval_s: float = Field(default=60.0, gt=0)
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
     admin_token: str | None = None  # enables /admin/*; unset = refused
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips); "*" inside a
+    # private network where only the load balancer can reach the replicas.
+    forwarded_allow_ips: str = "127.0.0.1"
     auth_failure_limit: str = "20/minute"  # per client address, then 429 until the window moves
 
     @field_validator("home")

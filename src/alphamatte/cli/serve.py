@@ -36,6 +36,8 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=30,
     )
 
