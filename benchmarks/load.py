@@ -148,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from alphamatte.server.accounting.keys import create_key
-    from alphamatte.server.loopback import free_port
+    from alphamatte.server.loopback import free_port, wait_ready
     from alphamatte.server.storage.database import make_engine, migrate
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,13 +172,7 @@ def main() -> None:
         server.start()
         ready.wait(60)
         url = f"http://127.0.0.1:{port}"
-        for _ in range(1200):
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        wait_ready(url)
         try:
             distinct = 1 if args.repeat_image else min(args.requests, 500)
             pool = photos(distinct)

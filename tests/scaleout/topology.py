@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from alphamatte.server.loopback import free_port
+from alphamatte.server.loopback import free_port, wait_ready
 from tests.services import missing
 
 
@@ -60,18 +60,6 @@ def tiny_model(path: Path, *, layers: int = 0, width: int = 32) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.save(model, str(path))
-
-
-def _wait_ready(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become ready")
 
 
 @dataclass
@@ -131,7 +119,7 @@ class Topology:
             stderr=subprocess.DEVNULL,
         )
         replica = Replica(port, process)
-        _wait_ready(replica.url)
+        wait_ready(replica.url)
         self.replicas.append(replica)
         return replica
 

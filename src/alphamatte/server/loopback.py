@@ -48,6 +48,19 @@ class LoopbackServer:
         return raw
 
 
+def wait_ready(url: str, timeout: float = 120.0) -> None:
+    """Poll ``url``/ready until it answers 200; RuntimeError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not become ready within {timeout:.0f} s")
+
+
 @contextmanager
 def serving(
     settings: Settings,
@@ -64,17 +77,11 @@ def serving(
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    else:
+    try:
+        wait_ready(url, ready_timeout)
+    except RuntimeError:
         server.should_exit = True
-        raise RuntimeError("server did not become ready")
+        raise
     try:
         yield LoopbackServer(url, app)
     finally:
