@@ -144,13 +144,17 @@ def decode(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # A TIFF with missing strips only warns and leaves the gap black; refuse it.
+            warnings.filterwarnings("error", message="Truncated File Read", category=UserWarning)
+            # A broken EXIF block only costs the orientation (see exif_orientation); stay quiet.
+            warnings.filterwarnings("ignore", message=".*[Cc]orrupt EXIF", category=UserWarning)
             image.seek(0)  # animated GIF/WebP/TIFF: first frame only
             orientation = exif_orientation(image)
             image.load()
             rgb = pil_to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise TooManyPixelsError(f"Image has too many pixels (limit {max_pixels:,}).") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, UserWarning) as exc:
         raise CorruptImageError(f"Image file is corrupt or truncated ({fmt}).") from exc
     finally:
         image.close()
