@@ -5,30 +5,29 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from time import perf_counter
 
 import anyio.to_thread
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from alphamatte import __version__
 from alphamatte.config import Settings
 from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.imaging.decontaminate import warm_up
+from alphamatte.server.access_log import AccessLog
 from alphamatte.server.accounting import idempotency
 from alphamatte.server.accounting.credits import refund_stale
 from alphamatte.server.errors import install_error_handlers
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import make_result_cache
 from alphamatte.server.routes import account, admin, health, matte, playground
-from alphamatte.server.routes.matte import new_request_id
 from alphamatte.server.state import Metrics, ServerState
 from alphamatte.server.storage.database import make_engine, migrate
 
-log = logging.getLogger("alphamatte.access")
+log = logging.getLogger("alphamatte.server")
 MatterFactory = Callable[[Settings], Matter]
 
 
@@ -113,32 +112,5 @@ def create_app(
     app.include_router(playground.router)
     app.include_router(admin.router)
 
-    @app.middleware("http")
-    async def access_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = new_request_id()
-        request.state.request_id = request_id
-        start = perf_counter()
-        response = await call_next(request)
-        elapsed = perf_counter() - start
-        route = request.scope.get("route")
-        route_name = getattr(route, "path", "unmatched")
-        state.metrics.requests.labels(route_name, str(response.status_code)).inc()
-        state.metrics.latency.labels(route_name).observe(elapsed)
-        response.headers["X-Request-ID"] = request_id
-        log.info(
-            json.dumps(
-                {
-                    "request_id": request_id,
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": response.status_code,
-                    "latency_ms": round(elapsed * 1000, 1),
-                    "key_id": getattr(request.state, "key_id", None),
-                }
-            )
-        )
-        return response
-
+    app.add_middleware(AccessLog, metrics=state.metrics)
     return app

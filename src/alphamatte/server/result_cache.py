@@ -22,6 +22,8 @@ CACHE_VERSION = "v1"  # bump when the pipeline's output changes for the same set
 
 
 class ResultCache(Protocol):
+    blocking: bool  # True when a lookup is network I/O and belongs off the event loop
+
     def get(self, key: str) -> bytes | None: ...
 
     def put(self, key: str, value: bytes) -> None: ...
@@ -43,6 +45,8 @@ def result_key(settings: Settings, product: str, data: bytes) -> str:
 
 class MemoryResultCache:
     """Least-recently-used entries go first once the stored bytes pass ``max_bytes``."""
+
+    blocking = False
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -78,6 +82,8 @@ class MemoryResultCache:
 class RedisResultCache:
     """Shared between replicas. A Redis outage turns the cache off, never a request into a 500."""
 
+    blocking = True
+
     def __init__(self, url: str, ttl_seconds: int, max_entry_bytes: int) -> None:
         import redis
 
@@ -103,6 +109,8 @@ class RedisResultCache:
 
 
 class NoResultCache:
+    blocking = False
+
     def get(self, key: str) -> bytes | None:
         return None
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from time import perf_counter
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
@@ -33,6 +32,7 @@ from alphamatte.server.state import ServerState
 
 router = APIRouter(prefix="/v1.0", tags=["matting"])
 Product = Literal["alpha", "cutout"]
+T = TypeVar("T")
 IMAGE_FIELD_HELP = "Base64 of a JPEG, PNG, WebP, TIFF, BMP or GIF (at most 10 MB decoded)"
 
 _JSON_BODY = {
@@ -105,7 +105,7 @@ async def _produce(
     """
     settings = state.settings
     cache_key = result_key(settings, product, data)
-    png = await anyio.to_thread.run_sync(state.results.get, cache_key)
+    png = await _cache_call(state, state.results.get, cache_key)
     state.metrics.cache.labels("hit" if png is not None else "miss").inc()
     request.state.extra_headers = {
         **getattr(request.state, "extra_headers", {}),
@@ -127,7 +127,7 @@ async def _produce(
     try:
         if image is not None:
             png = await _infer(state, image, product)
-            await anyio.to_thread.run_sync(state.results.put, cache_key, png)
+            await _cache_call(state, state.results.put, cache_key, png)
     except BaseException:
         await anyio.to_thread.run_sync(credits.refund, state.db, request_id)
         raise
@@ -136,6 +136,13 @@ async def _produce(
     if await anyio.to_thread.run_sync(credits.charge, state.db, request_id, also):
         state.metrics.credits.inc()
     return png
+
+
+async def _cache_call(state: ServerState, func: Callable[..., T], *args: object) -> T:
+    """Redis lookups go to a worker thread; the in-memory cache answers in microseconds."""
+    if state.results.blocking:
+        return await anyio.to_thread.run_sync(func, *args)
+    return func(*args)
 
 
 async def _infer(state: ServerState, image: DecodedImage, product: Product) -> bytes:
@@ -282,7 +289,3 @@ async def image_without_background_base64(
 )
 async def image_without_background(request: Request, state: State, key: LimitedKey) -> Response:
     return await _file_route(request, state, key.id, "cutout")
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
