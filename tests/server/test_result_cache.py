@@ -66,11 +66,11 @@ def test_memory_cache_evicts_the_least_recently_used_within_its_budget() -> None
 def test_settings_that_change_the_output_change_the_key(tmp_path: Path) -> None:
     base = Settings(home=tmp_path)
     keys = {
-        result_key(base, "alpha", b"img"),
-        result_key(base, "cutout", b"img"),
-        result_key(Settings(home=tmp_path, quality="best"), "alpha", b"img"),
-        result_key(Settings(home=tmp_path, max_side=512), "alpha", b"img"),
-        result_key(base, "alpha", b"img2"),
+        result_key(base, "alpha", "d1"),
+        result_key(base, "cutout", "d1"),
+        result_key(Settings(home=tmp_path, quality="best"), "alpha", "d1"),
+        result_key(Settings(home=tmp_path, max_side=512), "alpha", "d1"),
+        result_key(base, "alpha", "d2"),
     }
     assert len(keys) == 5
 

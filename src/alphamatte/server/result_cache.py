@@ -9,7 +9,6 @@ answer.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -29,8 +28,8 @@ class ResultCache(Protocol):
     def put(self, key: str, value: bytes) -> None: ...
 
 
-def result_key(settings: Settings, product: str, data: bytes) -> str:
-    digest = hashlib.sha256(data).hexdigest()
+def result_key(settings: Settings, product: str, digest: str) -> str:
+    """The cache key for an upload whose sha256 hex digest is ``digest``."""
     parts = (
         CACHE_VERSION,
         product,
