@@ -26,7 +26,7 @@ from PIL import Image
 
 from alphamatte.engine.cache import home_dir
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.matting import CANVAS_FILL, Matter
+from alphamatte.engine.matting import CANVAS_FILL, Matter, MattingConfig
 from alphamatte.engine.pipeline import run_matting
 from alphamatte.engine.registry import ISNET
 from alphamatte.eval.dataset import discover, load_pair
@@ -104,14 +104,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--dataset", type=Path, default=Path("../shared/eval"))
+    parser.add_argument(
+        "--sides",
+        type=int,
+        nargs="+",
+        default=[1024, 768],
+        help="ALPHAMATTE_MAX_SIDE values to run alphamatte at (1024 is the default)",
+    )
     args = parser.parse_args()
     pairs = [p for p in discover(args.dataset) if not p.composite]
     model_path = home_dir() / "models" / ISNET.filename
     matter = load_matter()
-    engines: dict[str, Predict] = {
-        "rembg dis_custom": rembg_predictor(model_path),
-        "alphamatte fast": alphamatte_predictor(matter),
-    }
+    engines: dict[str, Predict] = {"rembg dis_custom": rembg_predictor(model_path)}
+    for side in args.sides:
+        at_side = Matter(matter.session, matter.spec, MattingConfig(max_side=side))
+        engines[f"alphamatte fast, max side {side}"] = alphamatte_predictor(at_side)
     photos = [(p.image.read_bytes(), load_pair(p)[1].astype(np.float32) / 255) for p in pairs]
     for predict in engines.values():  # warm-up: sessions, allocators, numba
         predict(photos[0][0])
@@ -135,11 +142,12 @@ def main() -> None:
             f"| {name} | {count / seconds[name]:.2f} | {seconds[name] / count:.3f} | "
             f"{statistics.mean(sads[name]):.2f} |"
         )
-    base, ours = "rembg dis_custom", "alphamatte fast"
-    print(
-        f"\nthroughput {seconds[base] / seconds[ours]:.2f}x rembg; "
-        f"SAD {statistics.mean(sads[ours]) / statistics.mean(sads[base]):.2f}x rembg's"
-    )
+    base = "rembg dis_custom"
+    for ours in list(engines)[1:]:
+        print(
+            f"{ours}: throughput {seconds[base] / seconds[ours]:.2f}x rembg; "
+            f"SAD {statistics.mean(sads[ours]) / statistics.mean(sads[base]):.2f}x rembg's"
+        )
     macs = conv_macs(model_path)
     infer = inference_seconds(matter)
     ceiling = matmul_gflops()
