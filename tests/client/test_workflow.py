@@ -156,8 +156,10 @@ def test_bad_inputs_are_refused_before_any_upload() -> None:
         client.alpha_matte(12345)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         client.alpha_matte(np.zeros((10, 10, 2), np.uint8))
-    with pytest.raises(ImageError):
+    with pytest.raises(InvalidImageError) as caught:
         client.alpha_matte(b"not an image")
+    assert caught.value.status is None  # found locally, nothing was sent
+    assert isinstance(caught.value.__cause__, ImageError)
     assert api.requests == []
 
 

@@ -17,6 +17,7 @@ from PIL import Image
 
 from alphamatte.client import wire
 from alphamatte.client.cache import MatteCache
+from alphamatte.client.errors import InvalidImageError
 from alphamatte.client.retry import AsyncRetryTransport, RetryPolicy, RetryTransport
 from alphamatte.client.source import (
     JPEG_QUALITY,
@@ -29,6 +30,7 @@ from alphamatte.client.source import (
 )
 from alphamatte.imaging.compose import cutout
 from alphamatte.imaging.decode import to_stored
+from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.refine import upscale_matte
 from alphamatte.imaging.resize import to_uint8
 
@@ -66,7 +68,10 @@ def _retry_policy(retries: RetryPolicy | int | None) -> RetryPolicy:
 
 
 def _prepare(image: ImageInput, options: _Options) -> tuple[np.ndarray, int, Proxy]:
-    source = load_source(image)
+    try:
+        source = load_source(image)
+    except ImageError as exc:  # caught here, before anything is uploaded or charged
+        raise InvalidImageError(str(exc)) from exc
     upright = source.upright()
     proxy = make_proxy(
         upright,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
 from os import PathLike
@@ -69,10 +68,6 @@ class Proxy:
     data: bytes
     width: int
     height: int
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
 
 def make_proxy(
