@@ -133,8 +133,12 @@ async def _produce(
         raise
     assert png is not None
     also = record(png) if record is not None else None
-    if await anyio.to_thread.run_sync(credits.charge, state.db, request_id, also):
+    charged = await anyio.to_thread.run_sync(credits.charge, state.db, request_id, also)
+    if charged:
         state.metrics.credits.inc()
+    # Not charged only if the reaper refunded the reservation first (a request that outlived
+    # ALPHAMATTE_RESERVATION_TIMEOUT_S): the caller gets the result, and is told it was free.
+    request.state.credits_charged = 1 if charged else 0
     return png
 
 
@@ -171,7 +175,9 @@ async def _infer(state: ServerState, image: DecodedImage, product: Product) -> b
     return await state.executor.run(work)
 
 
-def _success_headers(request: Request, charged: int = 1) -> dict[str, str]:
+def _success_headers(request: Request, charged: int | None = None) -> dict[str, str]:
+    if charged is None:
+        charged = getattr(request.state, "credits_charged", 1)
     return {**getattr(request.state, "extra_headers", {}), "X-Credits-Charged": str(charged)}
 
 
