@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import numpy as np
 import pytest
 
@@ -59,3 +60,33 @@ async def test_async_client_over_http(live: LiveServer) -> None:
         matte = await client.alpha_matte(gradient_rgb(900, 700))
         assert (await client.available_credit()).credit == 1
     assert matte.size == (900, 700)
+
+
+class LosesFirstAnswer(httpx.HTTPTransport):
+    """The server gets and answers the first request, but the answer never reaches us."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
+        response = super().handle_request(request)
+        if len(self.sent) == 1:
+            response.read()
+            response.close()
+            raise httpx.ReadError("connection reset by peer")
+        return response
+
+
+def test_a_retry_after_a_lost_answer_is_charged_once(live: LiveServer) -> None:
+    key = live.new_key(credits=5)
+    transport = LosesFirstAnswer()
+    with Client(key, live.url, transport=transport) as client:
+        matte = client.alpha_matte(gradient_rgb(300, 200))
+        left = client.available_credit().credit
+    assert matte.size == (300, 200)
+    uploads = [r for r in transport.sent if r.url.path.startswith("/v1.0/")]
+    assert len(uploads) == 2  # the lost one and its retry
+    assert uploads[0].headers["Idempotency-Key"] == uploads[1].headers["Idempotency-Key"]
+    assert left == 4  # answered twice (the second from the stored response), charged once
