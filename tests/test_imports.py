@@ -1,12 +1,24 @@
+import json
 import subprocess
 import sys
 
 
-def test_importing_the_package_stays_light() -> None:
-    code = (
-        "import sys, alphamatte, alphamatte.imaging, alphamatte.eval; "
-        "heavy = {'onnxruntime', 'fastapi', 'sqlalchemy', 'onnx'} & set(sys.modules); "
-        "print(sorted(heavy))"
-    )
+def loaded_by(imports: str) -> set[str]:
+    """Every module a fresh interpreter has loaded after ``import <imports>``."""
+    code = f"import sys, json, {imports}; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    return set(json.loads(out.stdout))
+
+
+def heavy(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(p for p in prefixes if any(m == p or m.startswith(p + ".") for m in modules))
+
+
+def test_importing_the_package_stays_light() -> None:
+    modules = loaded_by("alphamatte, alphamatte.imaging, alphamatte.eval")
+    assert heavy(modules, ("onnxruntime", "fastapi", "sqlalchemy", "onnx")) == []
+
+
+def test_importing_the_sdk_does_not_load_the_model_runtime_or_the_server() -> None:
+    modules = loaded_by("alphamatte.client")
+    assert heavy(modules, ("onnxruntime", "alphamatte.engine", "alphamatte.server")) == []

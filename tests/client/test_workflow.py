@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -209,13 +207,3 @@ async def test_async_client_does_the_same_workflow() -> None:
         credit = await client.available_credit()
     assert matte.size == (2000, 1000) and cut.mode == "RGBA" and credit.credit == 41
     assert api.uploads[0].size == (1024, 512)
-
-
-def test_importing_the_sdk_does_not_load_the_model_runtime() -> None:
-    code = (
-        "import sys, alphamatte.client; "
-        "print(any(m.startswith(('onnxruntime', 'alphamatte.engine', 'alphamatte.server')) "
-        "for m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
