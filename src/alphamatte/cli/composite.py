@@ -10,16 +10,15 @@ import numpy as np
 from PIL import Image
 
 from alphamatte.cli.files import write_atomic
-from alphamatte.cli.render import LOCAL_MAX_BYTES, LOCAL_MAX_PIXELS
 from alphamatte.imaging import effects
-from alphamatte.imaging.decode import DecodedImage, decode, to_upright
+from alphamatte.imaging.decode import DecodedImage, decode_local, to_upright
 from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.refine import upscale_matte
 
 
 def _read(path: Path) -> DecodedImage:
     try:
-        return decode(path.read_bytes(), max_bytes=LOCAL_MAX_BYTES, max_pixels=LOCAL_MAX_PIXELS)
+        return decode_local(path.read_bytes())
     except (ImageError, OSError) as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
 

@@ -14,10 +14,6 @@ Kind = Literal["matte", "cutout"]
 Render = Callable[[bytes], np.ndarray]
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The caller's own files: wider limits than the server's, still safe from decompression bombs.
-LOCAL_MAX_BYTES = 1 << 30
-LOCAL_MAX_PIXELS = 300_000_000
-
 
 def api_options(func: F) -> F:
     """--api and --api-key; with a URL the work goes to that server instead of this CPU."""
@@ -40,12 +36,12 @@ def api_options(func: F) -> F:
 
 def local_renderer(kind: Kind, **engine: object) -> Render:
     from alphamatte.engine.pipeline import run_matting
-    from alphamatte.imaging.decode import decode
+    from alphamatte.imaging.decode import decode_local
 
     matter = load_matter_or_exit(**engine)
 
     def render(data: bytes) -> np.ndarray:
-        image = decode(data, max_bytes=LOCAL_MAX_BYTES, max_pixels=LOCAL_MAX_PIXELS)
+        image = decode_local(data)
         result = run_matting(image, matter)
         return result.stored_matte(image.orientation) if kind == "matte" else result.cutout()
 

@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from alphamatte.imaging.decode import decode, exif_orientation, pil_to_rgb, to_upright
+from alphamatte.imaging.decode import decode_local, exif_orientation, pil_to_rgb, to_upright
 from alphamatte.imaging.resize import fit_long_side, resize_image, to_uint8
 
 ImageInput = str | PathLike[str] | bytes | Image.Image | np.ndarray
@@ -19,10 +19,6 @@ ProxyFormat = Literal["jpeg", "png"]
 
 PROXY_SIDE = 1024
 JPEG_QUALITY = 95
-# Local files are the caller's own, so the limits are wider than the server's; they still stop
-# a decompression bomb from taking the machine down.
-LOCAL_MAX_BYTES = 1 << 30
-LOCAL_MAX_PIXELS = 300_000_000
 
 
 @dataclass(frozen=True)
@@ -41,7 +37,7 @@ def load_source(image: ImageInput) -> Source:
     if isinstance(image, (str, PathLike)):
         image = Path(image).read_bytes()
     if isinstance(image, bytes):
-        decoded = decode(image, max_bytes=LOCAL_MAX_BYTES, max_pixels=LOCAL_MAX_PIXELS)
+        decoded = decode_local(image)
         return Source(decoded.rgb, decoded.orientation)
     if isinstance(image, Image.Image):
         return Source(np.ascontiguousarray(pil_to_rgb(image)), exif_orientation(image))

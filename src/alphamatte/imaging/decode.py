@@ -24,6 +24,9 @@ from alphamatte.imaging.resize import to_uint8
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000
+# Files the caller owns (CLI, SDK): wider limits than the server's, still safe from bombs.
+LOCAL_MAX_BYTES = 1 << 30
+LOCAL_MAX_PIXELS = 300_000_000
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
 
 # EXIF orientation -> the transpose that makes the stored pixels upright.
@@ -161,6 +164,11 @@ def decode(
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise CorruptImageError("Image could not be converted to RGB.")
     return DecodedImage(rgb=np.ascontiguousarray(rgb), orientation=orientation, format=fmt)
+
+
+def decode_local(data: bytes) -> DecodedImage:
+    """:func:`decode` with the limits for the caller's own files."""
+    return decode(data, max_bytes=LOCAL_MAX_BYTES, max_pixels=LOCAL_MAX_PIXELS)
 
 
 def exif_orientation(image: Image.Image) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alphamatte.imaging.resize import to_uint8
+from alphamatte.imaging.resize import to_uint8, to_unit_float
 
 TILE = 1024  # core tile side, in pixels
 MARGIN = 48  # context around each tile so that the estimate sees both sides of an edge
@@ -34,7 +34,7 @@ def foreground_colours(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
     ``alpha`` is float 0..1 or uint8 at the same size as ``rgb``.
     """
-    a = alpha.astype(np.float32) / 255.0 if alpha.dtype == np.uint8 else alpha.astype(np.float32)
+    a = to_unit_float(alpha)
     partial = (a > 0.5 / 255.0) & (a < 254.5 / 255.0)
     if not partial.any():
         return rgb

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from alphamatte.imaging.decontaminate import foreground_colours
-from alphamatte.imaging.resize import to_uint8
+from alphamatte.imaging.resize import to_uint8, to_unit_float
 
 Colour = tuple[int, int, int]
 
@@ -30,12 +30,6 @@ def linear_to_srgb(values: np.ndarray) -> np.ndarray:
     v = np.clip(values, 0.0, 1.0)
     encoded = np.where(v <= 0.0031308, v * 12.92, 1.055 * np.power(v, 1 / 2.4) - 0.055)
     return to_uint8(encoded)
-
-
-def as_float_alpha(alpha: np.ndarray) -> np.ndarray:
-    if alpha.dtype == np.uint8:
-        return alpha.astype(np.float32) / 255.0
-    return np.clip(alpha.astype(np.float32), 0.0, 1.0)
 
 
 def parse_colour(text: str) -> Colour:
@@ -66,7 +60,7 @@ def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def composite(rgb: np.ndarray, alpha: np.ndarray, background: Colour | np.ndarray) -> np.ndarray:
     """The photo's subject over a colour or an image (covering the frame), as opaque sRGB."""
-    a = as_float_alpha(alpha)[:, :, None]
+    a = to_unit_float(alpha)[:, :, None]
     height, width = a.shape[:2]
     if isinstance(background, np.ndarray):
         back = srgb_to_linear(cover(background[:, :, :3], width, height))
@@ -81,19 +75,19 @@ def _kernel(px: int) -> np.ndarray:
 
 def erode(alpha: np.ndarray, px: int) -> np.ndarray:
     """Shrink the subject by ``px`` pixels (grey-level erosion keeps soft edges soft)."""
-    a = as_float_alpha(alpha)
+    a = to_unit_float(alpha)
     return a if px <= 0 else cv2.erode(a, _kernel(px))
 
 
 def dilate(alpha: np.ndarray, px: int) -> np.ndarray:
     """Grow the subject by ``px`` pixels."""
-    a = as_float_alpha(alpha)
+    a = to_unit_float(alpha)
     return a if px <= 0 else cv2.dilate(a, _kernel(px))
 
 
 def feather(alpha: np.ndarray, px: float) -> np.ndarray:
     """Soften the edge so that the transition is about ``px`` pixels wider."""
-    a = as_float_alpha(alpha)
+    a = to_unit_float(alpha)
     if px <= 0:
         return a
     return np.clip(cv2.GaussianBlur(a, (0, 0), sigmaX=px / 2.0), 0.0, 1.0)
@@ -115,12 +109,12 @@ def _masked_blur(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.nda
 
 def despill(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Pull edge colours away from the old background (see :mod:`.decontaminate`)."""
-    return foreground_colours(rgb, as_float_alpha(alpha))
+    return foreground_colours(rgb, to_unit_float(alpha))
 
 
 def blurred_plate(rgb: np.ndarray, alpha: np.ndarray, radius: float) -> np.ndarray:
     """The photo's own background blurred by ``radius`` px, with the subject left out of it."""
-    a = as_float_alpha(alpha)
+    a = to_unit_float(alpha)
     back = _masked_blur(srgb_to_linear(rgb), (1.0 - a) ** 2, max(radius, 0.5))
     return linear_to_srgb(back)
 
@@ -185,7 +179,7 @@ def outer_glow(
 
 def layer(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Straight-alpha RGBA uint8 from a photo and a matte."""
-    return np.dstack([rgb, to_uint8(as_float_alpha(alpha))])
+    return np.dstack([rgb, to_uint8(to_unit_float(alpha))])
 
 
 def css_mask_png(alpha: np.ndarray) -> bytes:
@@ -194,7 +188,7 @@ def css_mask_png(alpha: np.ndarray) -> bytes:
     Browsers use the mask image's alpha channel by default (``mask-mode: match-source``), so a
     grayscale PNG would mask nothing; this one works as-is, and also with ``mask-mode: luminance``.
     """
-    a8 = to_uint8(as_float_alpha(alpha))
+    a8 = to_uint8(to_unit_float(alpha))
     white = np.full((*a8.shape, 3), 255, np.uint8)
     rgba = np.dstack([white, a8])
     buffer = io.BytesIO()

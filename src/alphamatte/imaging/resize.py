@@ -41,6 +41,13 @@ def resize_matte(alpha: np.ndarray, width: int, height: int, *, cubic: bool = Fa
     return np.clip(out, 0.0, 1.0)
 
 
+def to_unit_float(alpha: np.ndarray) -> np.ndarray:
+    """A matte as float32 in 0..1, from uint8 (0..255) or any float array (clipped)."""
+    if alpha.dtype == np.uint8:
+        return alpha.astype(np.float32) / np.float32(255.0)
+    return np.clip(alpha.astype(np.float32), 0.0, 1.0)
+
+
 def to_uint8(alpha: np.ndarray) -> np.ndarray:
     """Quantise a 0..1 matte to 8 bits with rounding."""
     return np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)
