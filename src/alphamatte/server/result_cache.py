@@ -22,6 +22,7 @@ CACHE_VERSION = "v1"  # bump when the pipeline's output changes for the same set
 
 class ResultCache(Protocol):
     blocking: bool  # True when a lookup is network I/O and belongs off the event loop
+    enabled: bool  # False: skip hashing the upload altogether
 
     def get(self, key: str) -> bytes | None: ...
 
@@ -46,6 +47,7 @@ class MemoryResultCache:
     """Least-recently-used entries go first once the stored bytes pass ``max_bytes``."""
 
     blocking = False
+    enabled = True
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -82,6 +84,7 @@ class RedisResultCache:
     """Shared between replicas. A Redis outage turns the cache off, never a request into a 500."""
 
     blocking = True
+    enabled = True
 
     def __init__(self, url: str, ttl_seconds: int, max_entry_bytes: int) -> None:
         import redis
@@ -109,6 +112,7 @@ class RedisResultCache:
 
 class NoResultCache:
     blocking = False
+    enabled = False
 
     def get(self, key: str) -> bytes | None:
         return None

@@ -104,9 +104,12 @@ async def _produce(
     A cache hit skips decoding too: the same bytes decoded fine under the same settings.
     """
     settings = state.settings
-    cache_key = result_key(settings, product, await sha256_hex(data))
-    png = await _cache_call(state, state.results.get, cache_key)
-    state.metrics.cache.labels("hit" if png is not None else "miss").inc()
+    cache_key: str | None = None
+    png: bytes | None = None
+    if state.results.enabled:
+        cache_key = result_key(settings, product, await sha256_hex(data))
+        png = await _cache_call(state, state.results.get, cache_key)
+        state.metrics.cache.labels("hit" if png is not None else "miss").inc()
     request.state.extra_headers = {
         **getattr(request.state, "extra_headers", {}),
         "X-Result-Cache": "hit" if png is not None else "miss",
@@ -127,7 +130,8 @@ async def _produce(
     try:
         if image is not None:
             png = await _infer(state, image, product)
-            await _cache_call(state, state.results.put, cache_key, png)
+            if cache_key is not None:
+                await _cache_call(state, state.results.put, cache_key, png)
     except BaseException:
         await anyio.to_thread.run_sync(credits.refund, state.db, request_id)
         raise
