@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +35,9 @@ class Settings(BaseSettings):
     # Must exceed the longest request; the reaper runs every reaper_interval_s on every replica.
     reservation_timeout_s: int = Field(default=600, ge=1)
     reaper_interval_s: float = Field(default=60.0, gt=0)
+    # Credits added by a top-up (or given at creation without a date) stay valid this long;
+    # unset: they do not expire unless a date is given.
+    credit_validity_days: int | None = Field(default=None, ge=1, le=100 * 365)
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
     admin_token: str | None = None  # enables /admin/*; unset = refused
     # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips); "*" inside a
@@ -45,6 +49,11 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @property
+    def credit_validity(self) -> timedelta | None:
+        days = self.credit_validity_days
+        return timedelta(days=days) if days else None
 
     @property
     def models_dir(self) -> Path:

@@ -74,14 +74,28 @@ def keys() -> None:
 )
 @click.option("--rate-limit", default=None, help="Per-key override, e.g. '7/minute'.")
 def create(name: str, credits: int, expires: datetime | None, rate_limit: str | None) -> None:
-    """Create a key. The key itself is printed once, as the last line."""
+    """Create a key. The key itself is printed once, as the last line.
+
+    Without --expires, credits expire after ALPHAMATTE_CREDIT_VALIDITY_DAYS when that is set.
+    """
     from alphamatte.server.accounting.keys import create_key
 
+    validity = Settings().credit_validity
+    if expires is None and validity is not None and credits > 0:
+        expires = datetime.now().replace(microsecond=0) + validity
     key, raw = create_key(
         _engine(), name=name, credits=credits, expires_at=expires, rate_limit=_rate(rate_limit)
     )
-    click.echo(f"created key id={key.id} name={key.name!r} credits={key.credits}", err=True)
+    click.echo(
+        f"created key id={key.id} name={key.name!r} credits={key.credits} "
+        f"expires={_day(key.expires_at)}",
+        err=True,
+    )
     click.echo(raw)
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else "never"
 
 
 @keys.command("list")
@@ -89,9 +103,15 @@ def list_command() -> None:
     """List keys (never their secrets)."""
     from alphamatte.server.accounting.keys import list_keys
 
+    now = datetime.now()
     for key in list_keys(_engine()):
         expires = key.expires_at.date().isoformat() if key.expires_at else "-"
-        status = "revoked" if key.revoked else "live"
+        if key.revoked:
+            status = "revoked"
+        elif key.expires_at is not None and key.expires_at <= now:
+            status = "expired"
+        else:
+            status = "live"
         click.echo(
             f"{key.id}\t{key.prefix}…\t{key.name or '-'}\tcredits={key.credits}\t"
             f"expires={expires}\trate={key.rate_limit or 'default'}\t{status}"
@@ -100,15 +120,55 @@ def list_command() -> None:
 
 @keys.command("topup")
 @click.argument("key_id", type=int)
-@click.argument("credits", type=click.IntRange(min=1))
-def topup(key_id: int, credits: int) -> None:
-    """Add CREDITS to key KEY_ID."""
-    from alphamatte.server.accounting.keys import top_up
+@click.argument("credits", type=click.IntRange(min=0))
+@click.option(
+    "--expires",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="New expiry: the start of this day (a top-up never shortens a later one).",
+)
+def topup(key_id: int, credits: int, expires: datetime | None) -> None:
+    """Add CREDITS to key KEY_ID; expired credits become usable again.
 
-    key = top_up(_engine(), key_id, credits)
+    The new expiry is --expires, else ALPHAMATTE_CREDIT_VALIDITY_DAYS from now when that is set,
+    else none; a top-up never shortens a later expiry. 0 credits with --expires moves the date.
+    """
+    from alphamatte.server.accounting.keys import PastExpiryError, top_up
+
+    if credits == 0 and expires is None:
+        raise click.BadParameter("0 credits only makes sense with --expires.", param_hint="CREDITS")
+    try:
+        key = top_up(
+            _engine(), key_id, credits, expires_at=expires, validity=Settings().credit_validity
+        )
+    except PastExpiryError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires") from None
     if key is None:
         raise click.ClickException(f"No key with id {key_id}.")
-    click.echo(f"key {key.id}: credits={key.credits}")
+    click.echo(f"key {key.id}: credits={key.credits} expires={_day(key.expires_at)}")
+
+
+@keys.command("usage")
+@click.argument("key_id", type=int)
+@click.option("--after", default=0, type=click.IntRange(min=0), help="Rows after this row id.")
+@click.option("--limit", default=1000, type=click.IntRange(1, 100_000), show_default=True)
+def usage_command(key_id: int, after: int, limit: int) -> None:
+    """Every credit movement of key KEY_ID (the ledger), then its balance."""
+    from alphamatte.server.accounting.ledger import entries, totals
+
+    engine = _engine()
+    found = totals(engine, key_id)
+    if found is None:
+        raise click.ClickException(f"No key with id {key_id}.")
+    click.echo("id\twhen\tkind\tcredits\tstate\tactor\twhat")
+    for row in entries(engine, key_id, after=after, limit=limit):
+        what = row.endpoint or (f"expires {_day(row.expires_at)}" if row.kind != "refund" else "")
+        click.echo(
+            f"{row.id}\t{row.created_at:%Y-%m-%d %H:%M:%S}\t{row.kind}\t{row.credits:+d}\t"
+            f"{row.state}\t{row.actor or '-'}\t{what or row.reference}"
+        )
+    balance, ledger_sum = found
+    click.echo(f"balance={balance} ledger_sum={ledger_sum}")
 
 
 @keys.command("revoke")

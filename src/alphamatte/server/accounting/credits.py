@@ -1,4 +1,7 @@
-"""Credits: reserved atomically before inference, charged on success, refunded on failure."""
+"""Credits: reserved atomically before inference, charged on success, refunded on failure.
+
+Each step writes the ledger (accounting.ledger) in the transaction that moves the balance.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,9 @@ import enum
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from alphamatte.server.accounting.ledger import Actor, Kind, post
 from alphamatte.server.storage.schema import api_keys, usage
 
 
@@ -47,9 +51,11 @@ def reserve(
                 key_id=key_id,
                 endpoint=endpoint,
                 request_id=request_id,
-                credits=credits,
+                credits=-credits,
                 state="reserved",
                 created_at=now,
+                kind=Kind.CHARGE.value,
+                actor=Actor.SERVER.value,
             )
         )
     return Reservation.OK
@@ -74,8 +80,11 @@ def charge(
     return True
 
 
-def refund(engine: Engine, request_id: str) -> None:
-    """Give a reserved credit back; a no-op for unknown or already final requests."""
+def refund(engine: Engine, request_id: str, actor: Actor = Actor.SERVER) -> None:
+    """Give a reserved credit back; a no-op for unknown or already final requests.
+
+    The reservation stays on the ledger as "refunded" beside a "refund" row that cancels it.
+    """
     with engine.begin() as conn:
         row = conn.execute(
             select(usage.c.key_id, usage.c.credits).where(
@@ -85,14 +94,18 @@ def refund(engine: Engine, request_id: str) -> None:
         if row is None:
             return
         gone = conn.execute(
-            delete(usage).where(usage.c.request_id == request_id, usage.c.state == "reserved")
+            update(usage)
+            .where(usage.c.request_id == request_id, usage.c.state == "reserved")
+            .values(state="refunded")
         )
         if gone.rowcount == 1:
+            returned = -int(row.credits)
             conn.execute(
                 update(api_keys)
                 .where(api_keys.c.id == row.key_id)
-                .values(credits=api_keys.c.credits + row.credits)
+                .values(credits=api_keys.c.credits + returned)
             )
+            post(conn, row.key_id, Kind.REFUND, returned, actor, reference=f"refund:{request_id}")
 
 
 def refund_stale(engine: Engine, older_than: timedelta) -> int:
@@ -108,7 +121,7 @@ def refund_stale(engine: Engine, older_than: timedelta) -> int:
             )
         ]
     for request_id in stale:
-        refund(engine, request_id)
+        refund(engine, request_id, Actor.REAPER)
     return len(stale)
 
 
@@ -119,4 +132,4 @@ def charged_total(engine: Engine, key_id: int) -> int:
                 usage.c.key_id == key_id, usage.c.state == "charged"
             )
         ).scalar_one()
-    return int(total)
+    return -int(total)

@@ -6,10 +6,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
 
+from alphamatte.server.accounting.ledger import Actor, Kind, post
 from alphamatte.server.storage.schema import api_keys
 
 KEY_PREFIX = "am_"
@@ -57,9 +58,14 @@ def create_key(
     credits: int = 0,
     expires_at: datetime | None = None,
     rate_limit: str | None = None,
+    actor: Actor = Actor.CLI,
 ) -> tuple[ApiKey, str]:
-    """Store a new key; return it with the raw secret, which is never stored or shown again."""
+    """Store a new key; return it with the raw secret, which is never stored or shown again.
+
+    The credits it starts with are a "grant" on the ledger.
+    """
     raw = new_raw_key()
+    now = datetime.now().replace(microsecond=0)
     with engine.begin() as conn:
         result = conn.execute(
             insert(api_keys).values(
@@ -70,12 +76,13 @@ def create_key(
                 expires_at=expires_at,
                 rate_limit=rate_limit,
                 revoked=False,
-                created_at=datetime.now().replace(microsecond=0),
+                created_at=now,
             )
         )
         primary_key = result.inserted_primary_key
         assert primary_key is not None
         key_id = int(primary_key[0])
+        post(conn, key_id, Kind.GRANT, credits, actor, expires_at=expires_at, now=now)
     key = get_key(engine, key_id)
     assert key is not None
     return key, raw
@@ -111,14 +118,62 @@ def list_keys(engine: Engine) -> list[ApiKey]:
     return [_row_to_key(row) for row in rows]
 
 
-def top_up(engine: Engine, key_id: int, credits: int) -> ApiKey | None:
-    """Add credits atomically (in the database, never read-modify-write in Python)."""
+class PastExpiryError(ValueError):
+    """An expiry date that has already passed was asked for."""
+
+
+def next_expiry(
+    current: datetime | None, requested: datetime | None, validity: timedelta | None, now: datetime
+) -> datetime | None:
+    """The expiry after a top-up, by the rule the 403 message promises.
+
+    Credits that have expired are reactivated: they take the date asked for, else ``validity``
+    from now, else no expiry at all. Credits still live keep their date unless a later one is
+    asked for: a top-up never shortens an expiry, and no expiry (``None``) is the latest.
+    """
+    wanted = requested if requested is not None else (now + validity if validity else None)
+    if current is None:
+        return None
+    if current <= now:
+        return wanted
+    if wanted is None:
+        return current
+    return max(current, wanted)
+
+
+def top_up(
+    engine: Engine,
+    key_id: int,
+    credits: int,
+    *,
+    expires_at: datetime | None = None,
+    validity: timedelta | None = None,
+    actor: Actor = Actor.CLI,
+) -> ApiKey | None:
+    """Add credits and move the expiry (see ``next_expiry``) in one transaction, on the ledger.
+
+    The balance is changed in the database (never read-modify-write in Python), and the key's
+    row is locked while the expiry is decided, so concurrent reservations and top-ups neither
+    lose nor double a credit. ``credits`` may be 0 to move the expiry alone.
+    """
+    now = datetime.now().replace(microsecond=0)
+    if expires_at is not None and expires_at <= now:
+        raise PastExpiryError(f"The expiry {expires_at:%Y-%m-%d %H:%M:%S} has already passed.")
     with engine.begin() as conn:
+        current = conn.execute(
+            select(api_keys.c.expires_at).where(api_keys.c.id == key_id).with_for_update()
+        ).first()
+        if current is None:
+            return None
+        new_expiry = next_expiry(current[0], expires_at, validity, now)
         conn.execute(
             update(api_keys)
             .where(api_keys.c.id == key_id)
-            .values(credits=api_keys.c.credits + credits)
+            .values(credits=api_keys.c.credits + credits, expires_at=new_expiry)
         )
+        if credits or new_expiry != current[0]:
+            kind = Kind.TOPUP if credits else Kind.EXPIRY
+            post(conn, key_id, kind, credits, actor, expires_at=new_expiry, now=now)
     return get_key(engine, key_id)
 
 

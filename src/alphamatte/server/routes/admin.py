@@ -8,14 +8,15 @@ creation, and never appear in logs.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, Field, field_validator
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from alphamatte.server.accounting import keys
+from alphamatte.server.accounting import keys, ledger
+from alphamatte.server.accounting.ledger import Actor
 from alphamatte.server.deps import State, client_address
 from alphamatte.server.errors import ApiError
 from alphamatte.server.ratelimit import valid_rate_limit
@@ -58,7 +59,14 @@ class NewKey(BaseModel):
 
 
 class TopUp(BaseModel):
-    credits: int = Field(ge=1, le=10**12)
+    credits: int = Field(default=0, ge=0, le=10**12)
+    expires: datetime | None = None  # the new expiry; see keys.next_expiry
+
+    @model_validator(mode="after")
+    def _something(self) -> TopUp:
+        if self.credits == 0 and self.expires is None:
+            raise ValueError("a top-up needs credits, an expiry date, or both")
+        return self
 
 
 def _public(key: keys.ApiKey) -> dict[str, Any]:
@@ -76,13 +84,18 @@ def _public(key: keys.ApiKey) -> dict[str, Any]:
 
 @router.post("/keys", status_code=201, summary="Create a key; the raw key is in the answer once")
 async def create(body: NewKey, state: State, _: Admin) -> dict[str, Any]:
+    expires_at = body.expires_at
+    validity = state.settings.credit_validity
+    if expires_at is None and validity is not None and body.credits > 0:
+        expires_at = datetime.now().replace(microsecond=0) + validity
     key, raw = await anyio.to_thread.run_sync(
         lambda: keys.create_key(
             state.db,
             name=body.name,
             credits=body.credits,
-            expires_at=body.expires_at,
+            expires_at=expires_at,
             rate_limit=body.rate_limit,
+            actor=Actor.ADMIN_API,
         )
     )
     return {**_public(key), "key": raw}
@@ -93,12 +106,53 @@ async def list_all(state: State, _: Admin) -> list[dict[str, Any]]:
     return [_public(k) for k in await anyio.to_thread.run_sync(keys.list_keys, state.db)]
 
 
-@router.post("/keys/{key_id}/topup", summary="Add credits")
+@router.post(
+    "/keys/{key_id}/topup",
+    summary="Add credits and/or move the expiry; expired credits become usable again",
+)
 async def top_up(key_id: KeyId, body: TopUp, state: State, _: Admin) -> dict[str, Any]:
-    key = await anyio.to_thread.run_sync(keys.top_up, state.db, key_id, body.credits)
+    validity: timedelta | None = state.settings.credit_validity
+    try:
+        key = await anyio.to_thread.run_sync(
+            lambda: keys.top_up(
+                state.db,
+                key_id,
+                body.credits,
+                expires_at=body.expires,
+                validity=validity,
+                actor=Actor.ADMIN_API,
+            )
+        )
+    except keys.PastExpiryError as exc:
+        raise ApiError(422, str(exc)) from None
     if key is None:
         raise ApiError(404, f"No key with id {key_id}.")
     return _public(key)
+
+
+@router.get("/keys/{key_id}/ledger", summary="Every credit movement of a key, oldest first")
+async def key_ledger(
+    key_id: KeyId,
+    state: State,
+    _: Admin,
+    after: Annotated[int, Query(ge=0, le=2**62, description="Rows after this row id")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    found = await anyio.to_thread.run_sync(ledger.totals, state.db, key_id)
+    if found is None:
+        raise ApiError(404, f"No key with id {key_id}.")
+    rows = await anyio.to_thread.run_sync(
+        lambda: ledger.entries(state.db, key_id, after=after, limit=limit)
+    )
+    balance, ledger_sum = found
+    return {
+        "key_id": key_id,
+        "balance": balance,
+        "ledger_sum": ledger_sum,
+        "entries": [row.public() for row in rows],
+        # The cursor for the next page; null on the last one.
+        "next_after": rows[-1].id if len(rows) == limit else None,
+    }
 
 
 @router.post("/keys/{key_id}/revoke", summary="Revoke a key for good")

@@ -33,21 +33,30 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=False), nullable=False),
 )
 
-# One row per credit movement caused by a request. A row is written as "reserved" when the
-# credit is taken before inference, becomes "charged" on success, and is deleted (with the
-# credit given back) on failure, so the charged rows always sum to the credits spent.
+# The ledger: one row per movement of a key's credits, signed, so that for every key the sum
+# of ``credits`` over its rows equals its balance. Kinds (see accounting.ledger):
+#   charge   a request's credit: "reserved" when taken before inference, "charged" on success,
+#            "refunded" when given back (a "refund" row then restores it);
+#   refund   the credit of a failed or abandoned request, given back;
+#   grant    credits given at creation; topup: credits added later;
+#   expiry   a change of the expiry date alone (credits 0);
+#   opening  the balance a key had when the ledger began (migration 0003).
 usage = Table(
     "usage",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
-    Column("endpoint", String(100), nullable=False),
-    Column("request_id", String(64), nullable=False, unique=True),
-    Column("credits", Integer, nullable=False),
-    Column("state", String(16), nullable=False),  # reserved | charged
+    Column("endpoint", String(100), nullable=False),  # the request's path; "" for other kinds
+    Column("request_id", String(64), nullable=False, unique=True),  # unique reference
+    Column("credits", BigInteger, nullable=False),  # signed change to the balance
+    Column("state", String(16), nullable=False),  # reserved | charged | refunded | posted
     Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="charge"),
+    Column("actor", String(32), nullable=True),  # cli | admin-api | server | reaper | migration
+    Column("expires_at", DateTime(timezone=False), nullable=True),  # the expiry it set
 )
 Index("ix_usage_key_state", usage.c.key_id, usage.c.state)
+Index("ix_usage_key_id", usage.c.key_id, usage.c.id)
 
 # Requests sent with an Idempotency-Key: "pending" while the first one runs, then "done" with
 # the response that every repeat within the TTL gets back without being charged again.
