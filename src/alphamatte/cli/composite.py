@@ -9,6 +9,7 @@ import click
 import numpy as np
 from PIL import Image
 
+from alphamatte.cli.extras import require
 from alphamatte.cli.files import write_atomic
 from alphamatte.imaging import effects
 from alphamatte.imaging.decode import DecodedImage, decode_local, to_upright
@@ -122,6 +123,7 @@ def composite(
         write_atomic(out, effects.css_mask_png(alpha))
         return
     if despill:
+        require("edges", "--despill")
         rgb = effects.despill(rgb, alpha)
     result = effects.layer(rgb, alpha)
     if glow > 0:

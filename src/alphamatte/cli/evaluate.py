@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from alphamatte.cli.extras import require
 from alphamatte.cli.options import engine_options, load_matter_or_exit
 from alphamatte.eval.dataset import METRICS, Report, Result, discover, evaluate
 
@@ -50,6 +51,7 @@ def eval_command(dataset: Path, json_out: Path | None, **engine: object) -> None
     pairs = list(discover(dataset))
     if not pairs:
         raise click.ClickException(f"No <source>/images + <source>/alpha pairs under {dataset}.")
+    require("local", "`alphamatte eval`")
     matter = load_matter_or_exit(**engine)
     console = Console(stderr=True)
 

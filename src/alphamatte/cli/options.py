@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from alphamatte.config import Settings
+from alphamatte.cli.extras import require
+
+if TYPE_CHECKING:
+    from alphamatte.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +38,8 @@ def engine_options(func: F) -> F:
 def settings_with(
     model: object = None, quality: object = None, max_side: object = None
 ) -> Settings:
+    from alphamatte.config import Settings
+
     overrides: dict[str, Any] = {
         k: v
         for k, v in (("model", model), ("quality", quality), ("max_side", max_side))
@@ -44,6 +49,7 @@ def settings_with(
 
 
 def load_matter_or_exit(model: object = None, quality: object = None, max_side: object = None):  # type: ignore[no-untyped-def]
+    require("local", "Running the model on this computer (without --api)")
     from alphamatte.engine.acquire import ModelFetchError
     from alphamatte.engine.cache import ModelPathError
     from alphamatte.engine.loader import ModelUnavailableError, load_matter

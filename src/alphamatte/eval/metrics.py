@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 GRADIENT_SIGMA = 1.4
 CONNECTIVITY_STEP = 0.1
@@ -48,6 +47,8 @@ def gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_SIGMA) -> np.n
     kernels to unit energy instead, which multiplies this error by roughly 100.
     """
     src = alpha.astype(np.float64)
+    from scipy import ndimage  # the local extra; the base install has no scipy
+
     gx = ndimage.gaussian_filter(src, sigma, order=(0, 1))
     gy = ndimage.gaussian_filter(src, sigma, order=(1, 0))
     return np.asarray(np.sqrt(gx * gx + gy * gy))

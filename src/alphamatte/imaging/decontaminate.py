@@ -10,9 +10,16 @@ background in the edge band from 17.6 % to 6.0 % (our local-background subtracti
 Only pixels with 0 < alpha < 1 change: opaque pixels keep their exact colours, and the
 estimate runs tile by tile on the tiles that have such pixels, which bounds time and memory
 on large photos.
+
+pymatting (with numba) is the optional ``edges`` extra, part of ``local`` and ``server``. Without
+it, :func:`foreground_colours` leaves the photo's colours as they are: the cutout is still a
+correct straight-alpha image, only its soft edges keep a trace of the old background.
 """
 
 from __future__ import annotations
+
+from functools import cache
+from importlib.util import find_spec
 
 import numpy as np
 
@@ -29,11 +36,20 @@ def _estimate(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return to_uint8(np.asarray(foreground))
 
 
+@cache
+def available() -> bool:
+    """True when pymatting (the ``edges`` extra) is installed."""
+    return find_spec("pymatting") is not None
+
+
 def foreground_colours(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``rgb`` with each semi-transparent pixel's colour replaced by its foreground estimate.
 
-    ``alpha`` is float 0..1 or uint8 at the same size as ``rgb``.
+    ``alpha`` is float 0..1 or uint8 at the same size as ``rgb``. Without the ``edges`` extra,
+    ``rgb`` itself (see the module's docstring).
     """
+    if not available():
+        return rgb
     a = to_unit_float(alpha)
     partial = (a > 0.5 / 255.0) & (a < 254.5 / 255.0)
     if not partial.any():
