@@ -275,3 +275,22 @@ def test_cli_topup_reactivates_and_usage_shows_the_history(tmp_path: Path) -> No
     assert past.exit_code == 2 and "passed" in past.output
     after = runner.invoke(cli, ["keys", "usage", str(ident)], env=env)
     assert after.output.strip().splitlines()[-1] == "balance=14 ledger_sum=14"
+
+
+def test_expiry_dates_with_a_time_zone_are_understood(admin_live: LiveServer) -> None:
+    url = admin_live.url
+    created = httpx.post(
+        f"{url}/admin/keys",
+        headers=ADMIN,
+        json={"credits": 1, "expires_at": "2020-01-01T00:00:00+05:00"},
+    )
+    assert created.status_code == 201
+    raw, ident = created.json()["key"], created.json()["id"]
+    assert matte(admin_live, raw).status_code == 403
+    topped = httpx.post(
+        f"{url}/admin/keys/{ident}/topup",
+        headers=ADMIN,
+        json={"credits": 1, "expires": "2999-01-01T00:00:00Z"},
+    )
+    assert topped.status_code == 200, topped.text
+    assert matte(admin_live, raw).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -11,10 +12,14 @@ from rich.table import Table
 
 from alphamatte.cli.extras import require
 from alphamatte.cli.options import engine_options, load_matter_or_exit
-from alphamatte.eval.dataset import METRICS, Report, Result, discover, evaluate
+
+if TYPE_CHECKING:
+    from alphamatte.eval.dataset import Report, Result
 
 
 def report_table(report: Report, title: str) -> Table:
+    from alphamatte.eval.dataset import METRICS, Report
+
     table = Table(title=title)
     for column in ("source", "image", *METRICS, "s/image"):
         table.add_column(column, justify="left" if column in ("source", "image") else "right")
@@ -48,10 +53,12 @@ def _cells(metrics: dict[str, float], seconds: float) -> list[str]:
 @engine_options
 def eval_command(dataset: Path, json_out: Path | None, **engine: object) -> None:
     """Score mattes against ground truth: SAD, MSE, gradient, connectivity, seconds."""
+    require("local", "`alphamatte eval`")
+    from alphamatte.eval.dataset import discover, evaluate
+
     pairs = list(discover(dataset))
     if not pairs:
         raise click.ClickException(f"No <source>/images + <source>/alpha pairs under {dataset}.")
-    require("local", "`alphamatte eval`")
     matter = load_matter_or_exit(**engine)
     console = Console(stderr=True)
 

@@ -9,7 +9,7 @@ import click
 # The modules whose absence means the extra was not installed (see pyproject.toml).
 EXTRAS: dict[str, tuple[str, ...]] = {
     "edges": ("pymatting",),
-    "local": ("onnxruntime", "onnx", "scipy", "pydantic_settings"),
+    "local": ("onnxruntime", "onnx", "cv2", "scipy", "pydantic_settings"),
     "server": (
         "fastapi",
         "uvicorn",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import io
 
-import cv2
 import numpy as np
 from PIL import Image
 
+from alphamatte.imaging import filters
 from alphamatte.imaging.decontaminate import foreground_colours
 from alphamatte.imaging.resize import to_uint8, to_unit_float
 
@@ -69,20 +69,16 @@ def composite(rgb: np.ndarray, alpha: np.ndarray, background: Colour | np.ndarra
     return linear_to_srgb(srgb_to_linear(rgb) * a + back * (1.0 - a))
 
 
-def _kernel(px: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-
-
 def erode(alpha: np.ndarray, px: int) -> np.ndarray:
     """Shrink the subject by ``px`` pixels (grey-level erosion keeps soft edges soft)."""
     a = to_unit_float(alpha)
-    return a if px <= 0 else cv2.erode(a, _kernel(px))
+    return a if px <= 0 else filters.erode(a, px)
 
 
 def dilate(alpha: np.ndarray, px: int) -> np.ndarray:
     """Grow the subject by ``px`` pixels."""
     a = to_unit_float(alpha)
-    return a if px <= 0 else cv2.dilate(a, _kernel(px))
+    return a if px <= 0 else filters.dilate(a, px)
 
 
 def feather(alpha: np.ndarray, px: float) -> np.ndarray:
@@ -90,7 +86,7 @@ def feather(alpha: np.ndarray, px: float) -> np.ndarray:
     a = to_unit_float(alpha)
     if px <= 0:
         return a
-    return np.clip(cv2.GaussianBlur(a, (0, 0), sigmaX=px / 2.0), 0.0, 1.0)
+    return np.asarray(np.clip(filters.gaussian_blur(a, px / 2.0), 0.0, 1.0))
 
 
 def _masked_blur(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -100,10 +96,10 @@ def _masked_blur(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.nda
     into a blurred background, and the estimate reaches into the subject's area from outside.
     """
     w = weight[:, :, None] if values.ndim == 3 else weight
-    num = cv2.GaussianBlur(values * w, (0, 0), sigmaX=sigma)
-    den = cv2.GaussianBlur(weight, (0, 0), sigmaX=sigma)
+    num = filters.gaussian_blur(values * w, sigma)
+    den = filters.gaussian_blur(weight, sigma)
     den = den[:, :, None] if values.ndim == 3 else den
-    fallback = cv2.GaussianBlur(values, (0, 0), sigmaX=sigma)
+    fallback = filters.gaussian_blur(values, sigma)
     return np.where(den > 1e-4, num / np.maximum(den, 1e-4), fallback).astype(np.float32)
 
 
@@ -157,8 +153,7 @@ def drop_shadow(
     """An RGBA layer over a soft shadow of itself cast ``offset`` (dx, dy) px away."""
     a = layer[:, :, 3].astype(np.float32) / 255.0
     dx, dy = offset
-    shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
-    moved = cv2.warpAffine(a, shift, (a.shape[1], a.shape[0]), borderValue=0.0)
+    moved = filters.shift(a, int(dx), int(dy))
     shade = feather(moved, blur) * float(np.clip(opacity, 0.0, 1.0))
     return over(layer, _solid_layer(shade, colour))
 

@@ -15,9 +15,9 @@ choice is not tuned to an edge case. A full-resolution guided filter of the same
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from alphamatte.imaging.filters import box_mean, resize_float
 from alphamatte.imaging.resize import resize_image, resize_matte
 
 GUIDE_RADIUS = 5  # in matte (low-resolution) pixels
@@ -25,9 +25,7 @@ GUIDE_EPS = 1e-4  # regularisation; larger keeps the matte closer to the plain r
 STRIP_ROWS = 256  # full-resolution rows per step, which bounds memory for huge photos
 
 
-def _box(values: np.ndarray, radius: int) -> np.ndarray:
-    size = 2 * radius + 1
-    return cv2.boxFilter(values, -1, (size, size), normalize=True, borderType=cv2.BORDER_REFLECT)
+_box = box_mean
 
 
 def guided_coefficients(
@@ -73,19 +71,13 @@ def upscale_matte(alpha: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         return resize_matte(alpha, width, height)
     guide = resize_image(rgb, small_w, small_h).astype(np.float32) * np.float32(1 / 255)
     coefficients = guided_coefficients(guide, alpha.astype(np.float32))
-    # Full-resolution pixel centres in matte coordinates (the convention of cv2.resize).
-    map_x = ((np.arange(width, dtype=np.float32) + 0.5) * (small_w / width) - 0.5)[None, :]
     out = np.empty((height, width), dtype=np.float32)
+    scale_y = small_h / height
     for top in range(0, height, STRIP_ROWS):
         rows = min(STRIP_ROWS, height - top)
-        ys = (np.arange(top, top + rows, dtype=np.float32) + 0.5) * (small_h / height) - 0.5
-        coeff = cv2.remap(
-            coefficients,
-            np.broadcast_to(map_x, (rows, width)).copy(),
-            np.broadcast_to(ys[:, None], (rows, width)).copy(),
-            interpolation=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
+        # Bilinear, with the strip's rows mapped exactly as in one resize of the whole image.
+        window = (0.0, top * scale_y, float(small_w), (top + rows) * scale_y)
+        coeff = resize_float(coefficients, width, rows, "bilinear", box=window)
         pixels = rgb[top : top + rows].astype(np.float32) * np.float32(1 / 255)
         strip = np.einsum("hwc,hwc->hw", coeff[:, :, :3], pixels) + coeff[:, :, 3]
         np.clip(strip, 0.0, 1.0, out=out[top : top + rows])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from PIL import Image
+
+from alphamatte.imaging.filters import resize_float
 
 
 def fit_long_side(width: int, height: int, max_side: int, *, multiple: int = 1) -> tuple[int, int]:
@@ -31,14 +32,16 @@ def resize_image(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def resize_matte(alpha: np.ndarray, width: int, height: int, *, cubic: bool = False) -> np.ndarray:
-    """Resize a float32 matte in 0..1, clipped back into range."""
+    """Resize a float32 matte in 0..1, clipped back into range.
+
+    Enlarging interpolates (bilinear, or bicubic); shrinking averages the covered area.
+    """
     if alpha.shape[1] == width and alpha.shape[0] == height:
         return alpha
-    interpolation = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
+    method = "bicubic" if cubic else "bilinear"
     if width * height < alpha.shape[0] * alpha.shape[1]:
-        interpolation = cv2.INTER_AREA
-    out = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=interpolation)
-    return np.clip(out, 0.0, 1.0)
+        method = "box"
+    return np.asarray(np.clip(resize_float(alpha, width, height, method), 0.0, 1.0))
 
 
 def to_unit_float(alpha: np.ndarray) -> np.ndarray:

@@ -66,6 +66,7 @@ def create_key(
     """
     raw = new_raw_key()
     now = datetime.now().replace(microsecond=0)
+    expires_at = local_naive(expires_at)
     with engine.begin() as conn:
         result = conn.execute(
             insert(api_keys).values(
@@ -118,6 +119,14 @@ def list_keys(engine: Engine) -> list[ApiKey]:
     return [_row_to_key(row) for row in rows]
 
 
+def local_naive(moment: datetime | None) -> datetime | None:
+    """Times are stored as naive local time (the server's ``datetime.now()``); an aware time
+    from a client is converted to it first, so comparisons never mix the two."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone().replace(tzinfo=None)
+
+
 class PastExpiryError(ValueError):
     """An expiry date that has already passed was asked for."""
 
@@ -157,6 +166,7 @@ def top_up(
     lose nor double a credit. ``credits`` may be 0 to move the expiry alone.
     """
     now = datetime.now().replace(microsecond=0)
+    expires_at = local_naive(expires_at)
     if expires_at is not None and expires_at <= now:
         raise PastExpiryError(f"The expiry {expires_at:%Y-%m-%d %H:%M:%S} has already passed.")
     with engine.begin() as conn:
