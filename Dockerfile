@@ -10,7 +10,7 @@ RUN useradd --create-home --uid 10001 alphamatte
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir '.[server]'
 
 USER alphamatte
 ENV ALPHAMATTE_HOME=/home/alphamatte/.cache/alphamatte
