@@ -2,7 +2,8 @@
 
 Builds the wheel once, installs it into a fresh virtualenv per extra (base, edges, local,
 server, all) from the configured package index, and prints the size each adds over an empty
-venv and the time `import alphamatte.client` takes there (median of 5 fresh interpreters). Run
+venv, the time `import alphamatte.client` takes there and the time to also load what the first
+image needs (NumPy, the imaging code), each the median of 5 fresh interpreters. Run
 from the repo root:
 
     .venv/bin/python benchmarks/footprint.py [--extras base,local] [--keep DIR]
@@ -20,9 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRAS = ("base", "edges", "local", "server", "all")
-IMPORT_TIMER = (
-    "import time; t = time.perf_counter(); import alphamatte.client; print(time.perf_counter() - t)"
-)
+SDK = "import alphamatte.client"
+# What the first matte loads on top: NumPy and the imaging code (refinement, cutouts).
+FIRST_IMAGE = SDK + "; import alphamatte.client.source, alphamatte.imaging.refine"
 
 
 def build_wheel(out_dir: Path) -> Path:
@@ -70,15 +71,13 @@ def tree_bytes(path: Path) -> int:
     return total
 
 
-def import_seconds(python: Path, runs: int = 5) -> float:
-    """Median time of ``import alphamatte.client`` in fresh interpreters (bytecode warmed)."""
-    subprocess.run([str(python), "-c", "import alphamatte.client"], check=True)
+def import_seconds(python: Path, runs: int = 5, statement: str = SDK) -> float:
+    """Median time of ``statement`` in fresh interpreters (bytecode warmed first)."""
+    subprocess.run([str(python), "-c", statement], check=True)
+    timer = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    run = [str(python), "-c", timer]
     times = [
-        float(
-            subprocess.run(
-                [str(python), "-c", IMPORT_TIMER], check=True, capture_output=True, text=True
-            ).stdout
-        )
+        float(subprocess.run(run, check=True, capture_output=True, text=True).stdout)
         for _ in range(runs)
     ]
     return statistics.median(times)
@@ -97,13 +96,19 @@ def main() -> None:
     print(
         f"wheel {wheel.name}: {wheel.stat().st_size / 1e6:.2f} MB; empty venv {empty / 1e6:.0f} MB"
     )
-    print(f"{'install':<10} {'venv MB':>8} {'added MB':>9} {'import alphamatte.client':>25}")
+    print(
+        f"{'install':<10} {'venv MB':>8} {'added MB':>9} {'import SDK':>11} {'+ first image':>14}"
+    )
     for extra in extras:
         python = make_venv(work / f"venv-{extra}")
         pip_install(python, requirement(wheel, extra))
         size = tree_bytes(python.parents[1])
-        seconds = import_seconds(python)
-        print(f"{extra:<10} {size / 1e6:>8.0f} {(size - empty) / 1e6:>9.0f} {seconds:>24.3f}s")
+        sdk = import_seconds(python)
+        first = import_seconds(python, statement=FIRST_IMAGE)
+        print(
+            f"{extra:<10} {size / 1e6:>8.0f} {(size - empty) / 1e6:>9.0f} "
+            f"{sdk:>10.3f}s {first:>13.3f}s"
+        )
 
 
 if __name__ == "__main__":

@@ -22,3 +22,8 @@ def test_importing_the_package_stays_light() -> None:
 def test_importing_the_sdk_does_not_load_the_model_runtime_or_the_server() -> None:
     modules = loaded_by("alphamatte.client")
     assert heavy(modules, ("onnxruntime", "alphamatte.engine", "alphamatte.server")) == []
+
+
+def test_the_sdk_loads_numpy_and_opencv_only_when_an_image_is_processed() -> None:
+    """NumPy comes with the first image (import time of the SDK), OpenCV never on its own."""
+    assert heavy(loaded_by("alphamatte.client"), ("numpy", "cv2", "scipy")) == []

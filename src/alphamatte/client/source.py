@@ -6,19 +6,19 @@ import io
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from alphamatte.client.defaults import JPEG_QUALITY, PROXY_SIDE, ProxyFormat
 from alphamatte.imaging.decode import decode_local, exif_orientation, pil_to_rgb, to_upright
 from alphamatte.imaging.resize import fit_long_side, resize_image, to_uint8
 
-ImageInput = str | PathLike[str] | bytes | Image.Image | np.ndarray
-ProxyFormat = Literal["jpeg", "png"]
+if TYPE_CHECKING:
+    from alphamatte.client.defaults import ImageInput
 
-PROXY_SIDE = 1024
-JPEG_QUALITY = 95
+__all__ = ["JPEG_QUALITY", "PROXY_SIDE", "Proxy", "ProxyFormat", "Source", "load_source"]
 
 
 @dataclass(frozen=True)

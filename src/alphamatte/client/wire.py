@@ -9,10 +9,13 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import httpx
-import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from alphamatte.client.errors import AlphamatteError, ServerError, TransportError, error_for
 from alphamatte.client.retry import retry_after_seconds
@@ -104,6 +107,8 @@ def matte_png(response: httpx.Response) -> bytes:
 
 def decode_matte(png: bytes, width: int, height: int) -> np.ndarray:
     """The returned matte as float32 0..1, checked to be the proxy's size."""
+    import numpy as np
+
     try:
         with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
             if image.size != (width, height):
