@@ -23,6 +23,9 @@ class Settings(BaseSettings):
 
     max_input_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=50_000_000, ge=1)
+    # A request body not fully arrived after this long is answered 408 and its connection
+    # closed (10 MB at 2 Mbit/s takes 40 s).
+    body_timeout_s: float = Field(default=60.0, gt=0)
 
     database_url: str | None = None
     redis_url: str | None = None

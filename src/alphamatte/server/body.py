@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import AsyncGenerator
 
+import anyio
 from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -23,8 +24,10 @@ def base64_body_limit(max_image_bytes: int) -> int:
     return (max_image_bytes + 2) // 3 * 4 + MARGIN
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The whole body, refusing with 413 as soon as it passes ``limit`` bytes."""
+async def read_limited(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The whole body, refusing with 413 as soon as it passes ``limit`` bytes, and with 408 when
+    it has not all arrived within ``timeout_s`` (the embedded server has no proxy in front to
+    cut off a client that trickles its upload and holds a connection meanwhile)."""
     # "Connection: close" makes the server drop the socket after answering, so a client that
     # is still uploading is stopped instead of having the rest of its body drained.
     too_large = ApiError(
@@ -35,11 +38,18 @@ async def read_limited(request: Request, limit: int) -> bytes:
         raise too_large
     chunks: list[bytes] = []
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise too_large
-        chunks.append(chunk)
+    with anyio.move_on_after(timeout_s) as waited:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise too_large
+            chunks.append(chunk)
+    if waited.cancelled_caught:
+        raise ApiError(
+            408,
+            f"The request body did not arrive within {timeout_s:g} s; send it faster or smaller.",
+            {"Connection": "close"},
+        )
     return b"".join(chunks)
 
 

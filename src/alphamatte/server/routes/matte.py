@@ -253,7 +253,7 @@ async def _json_route(
     request: Request, state: ServerState, key_id: int, product: Product, field: str
 ) -> Response:
     limit = state.settings.max_input_bytes
-    body = await read_limited(request, base64_body_limit(limit))
+    body = await read_limited(request, base64_body_limit(limit), state.settings.body_timeout_s)
     data = image_from_json(body, limit)
     return await _respond(request, state, key_id, body, data, product, _as_json(field))
 
@@ -262,7 +262,7 @@ async def _file_route(
     request: Request, state: ServerState, key_id: int, product: Product
 ) -> Response:
     limit = state.settings.max_input_bytes
-    body = await read_limited(request, limit + MARGIN)
+    body = await read_limited(request, limit + MARGIN, state.settings.body_timeout_s)
     data = await image_from_multipart(request, body, limit)
     return await _respond(request, state, key_id, body, data, product, _as_png)
 
