@@ -226,6 +226,9 @@ def test_admin_top_up_reactivates_and_the_ledger_pages(admin_live: LiveServer) -
         ("charge", -1, "server"),
     ]
     assert pages[2]["endpoint"] == "/v1.0/alpha-channel-base64"
+    fresh = httpx.post(f"{url}/admin/keys", headers=ADMIN, json={"credits": 1}).json()
+    fresh_expiry = datetime.fromisoformat(fresh["expires_at"])
+    assert abs(fresh_expiry - (datetime.now() + 30 * DAY)) < timedelta(minutes=1)
     missing = httpx.get(f"{url}/admin/keys/99999/ledger", headers=ADMIN)
     assert missing.status_code == 404
     assert httpx.get(f"{url}/admin/keys/{ident}/ledger").status_code == 401

@@ -95,11 +95,13 @@ def create(name: str, credits: int, expires: datetime | None, rate_limit: str | 
     """
     from alphamatte.server.accounting.keys import create_key
 
-    validity = _settings().credit_validity
-    if expires is None and validity is not None and credits > 0:
-        expires = datetime.now().replace(microsecond=0) + validity
     key, raw = create_key(
-        _engine(), name=name, credits=credits, expires_at=expires, rate_limit=_rate(rate_limit)
+        _engine(),
+        name=name,
+        credits=credits,
+        expires_at=expires,
+        rate_limit=_rate(rate_limit),
+        validity=_settings().credit_validity,
     )
     click.echo(
         f"created key id={key.id} name={key.name!r} credits={key.credits} "

@@ -25,9 +25,6 @@ GUIDE_EPS = 1e-4  # regularisation; larger keeps the matte closer to the plain r
 STRIP_ROWS = 256  # full-resolution rows per step, which bounds memory for huge photos
 
 
-_box = box_mean
-
-
 def guided_coefficients(
     guide: np.ndarray, alpha: np.ndarray, *, radius: int = GUIDE_RADIUS, eps: float = GUIDE_EPS
 ) -> np.ndarray:
@@ -35,18 +32,18 @@ def guided_coefficients(
 
     ``guide`` is H x W x 3 float32 in 0..1 and ``alpha`` H x W float32; returns H x W x 4.
     """
-    mean_i = _box(guide, radius)
-    mean_p = _box(alpha, radius)
+    mean_i = box_mean(guide, radius)
+    mean_p = box_mean(alpha, radius)
 
     def cov(i: int, j: int) -> np.ndarray:
-        product = _box(guide[:, :, i] * guide[:, :, j], radius)
+        product = box_mean(guide[:, :, i] * guide[:, :, j], radius)
         centred: np.ndarray = product - mean_i[:, :, i] * mean_i[:, :, j]
         return centred
 
     e = np.float32(eps)
     rr, rg, rb = cov(0, 0) + e, cov(0, 1), cov(0, 2)
     gg, gb, bb = cov(1, 1) + e, cov(1, 2), cov(2, 2) + e
-    cov_ip = _box(guide * alpha[:, :, None], radius) - mean_i * mean_p[:, :, None]
+    cov_ip = box_mean(guide * alpha[:, :, None], radius) - mean_i * mean_p[:, :, None]
     # Solve the symmetric 3x3 systems with the adjugate: ~10x faster than np.linalg.solve on a
     # million tiny matrices, and the eps on the diagonal keeps the determinant away from zero.
     inv_rr, inv_rg, inv_rb = gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb
@@ -57,7 +54,7 @@ def guided_coefficients(
     a_g = (inv_rg * x + inv_gg * y + inv_gb * z) / det
     a_b = (inv_rb * x + inv_gb * y + inv_bb * z) / det
     b = mean_p - a_r * mean_i[:, :, 0] - a_g * mean_i[:, :, 1] - a_b * mean_i[:, :, 2]
-    return _box(np.dstack([a_r, a_g, a_b, b]).astype(np.float32), radius)
+    return box_mean(np.dstack([a_r, a_g, a_b, b]).astype(np.float32), radius)
 
 
 def upscale_matte(alpha: np.ndarray, rgb: np.ndarray) -> np.ndarray:

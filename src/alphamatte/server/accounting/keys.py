@@ -58,15 +58,19 @@ def create_key(
     credits: int = 0,
     expires_at: datetime | None = None,
     rate_limit: str | None = None,
+    validity: timedelta | None = None,
     actor: Actor = Actor.CLI,
 ) -> tuple[ApiKey, str]:
     """Store a new key; return it with the raw secret, which is never stored or shown again.
 
-    The credits it starts with are a "grant" on the ledger.
+    The credits it starts with are a "grant" on the ledger. Without ``expires_at`` they expire
+    ``validity`` from now (ALPHAMATTE_CREDIT_VALIDITY_DAYS), if given, like a top-up's.
     """
     raw = new_raw_key()
     now = datetime.now().replace(microsecond=0)
     expires_at = local_naive(expires_at)
+    if expires_at is None and validity is not None and credits > 0:
+        expires_at = now + validity
     with engine.begin() as conn:
         result = conn.execute(
             insert(api_keys).values(

@@ -8,7 +8,7 @@ creation, and never appear in logs.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -63,7 +63,7 @@ class TopUp(BaseModel):
     expires: datetime | None = None  # the new expiry; see keys.next_expiry
 
     @model_validator(mode="after")
-    def _something(self) -> TopUp:
+    def _credits_or_a_date(self) -> TopUp:
         if self.credits == 0 and self.expires is None:
             raise ValueError("a top-up needs credits, an expiry date, or both")
         return self
@@ -84,17 +84,14 @@ def _public(key: keys.ApiKey) -> dict[str, Any]:
 
 @router.post("/keys", status_code=201, summary="Create a key; the raw key is in the answer once")
 async def create(body: NewKey, state: State, _: Admin) -> dict[str, Any]:
-    expires_at = body.expires_at
-    validity = state.settings.credit_validity
-    if expires_at is None and validity is not None and body.credits > 0:
-        expires_at = datetime.now().replace(microsecond=0) + validity
     key, raw = await anyio.to_thread.run_sync(
         lambda: keys.create_key(
             state.db,
             name=body.name,
             credits=body.credits,
-            expires_at=expires_at,
+            expires_at=body.expires_at,
             rate_limit=body.rate_limit,
+            validity=state.settings.credit_validity,
             actor=Actor.ADMIN_API,
         )
     )
@@ -111,7 +108,7 @@ async def list_all(state: State, _: Admin) -> list[dict[str, Any]]:
     summary="Add credits and/or move the expiry; expired credits become usable again",
 )
 async def top_up(key_id: KeyId, body: TopUp, state: State, _: Admin) -> dict[str, Any]:
-    validity: timedelta | None = state.settings.credit_validity
+    validity = state.settings.credit_validity
     try:
         key = await anyio.to_thread.run_sync(
             lambda: keys.top_up(
