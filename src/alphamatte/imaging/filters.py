@@ -183,12 +183,20 @@ def resize_float(
     method: str = "bilinear",
     box: tuple[float, float, float, float] | None = None,
 ) -> np.ndarray:
-    """Resize an H x W (x C) float array with Pillow's resampler, channel by channel.
+    """Resize an H x W (x C) float array, Pillow's resampler channel by channel or OpenCV's.
 
-    Pixel centres follow the usual convention (source x = (x + 0.5) · scale − 0.5), edges are
-    clamped, and shrinking is anti-aliased. ``box`` (left, top, right, bottom, in source
-    pixels) resizes only that region, with the same mapping as resizing the whole.
+    Pixel centres follow the usual convention (source x = (x + 0.5) · scale − 0.5) and edges are
+    clamped. ``box`` (left, top, right, bottom, in source pixels) resizes only that region,
+    with the same mapping as resizing the whole. With OpenCV installed it does the work: the
+    engine's mattes stay exactly what they were when it was the only resizer. Enlarging gives
+    the same values either way (to float rounding); shrinking is area averaging in OpenCV and
+    Pillow's box filter without it, which differ by a few levels at edges.
     """
+    cv2 = opencv()
+    if cv2 is not None and (values.ndim == 2 or values.shape[2] <= 4):
+        resized = _resize_opencv(cv2, values, width, height, method, box)
+        if resized is not None:
+            return resized
     resample = _RESAMPLE[method]
     planes = values[:, :, None] if values.ndim == 2 else values
     out = np.empty((height, width, planes.shape[2]), np.float32)
@@ -196,3 +204,44 @@ def resize_float(
         plane = Image.fromarray(np.ascontiguousarray(planes[:, :, channel], np.float32))
         out[:, :, channel] = np.asarray(plane.resize((width, height), resample, box=box))
     return out[:, :, 0] if values.ndim == 2 else out
+
+
+_OPENCV_METHOD = {"box": "INTER_AREA", "bilinear": "INTER_LINEAR", "bicubic": "INTER_CUBIC"}
+
+
+def _resize_opencv(
+    cv2: ModuleType,
+    values: np.ndarray,
+    width: int,
+    height: int,
+    method: str,
+    box: tuple[float, float, float, float] | None,
+) -> np.ndarray | None:
+    """OpenCV's resize, or None where it would not match the mapping described above."""
+    src = np.ascontiguousarray(values, np.float32)
+    if box is None:
+        if method not in _OPENCV_METHOD:
+            return None
+        flag = getattr(cv2, _OPENCV_METHOD[method])
+        return np.asarray(cv2.resize(src, (width, height), interpolation=flag))
+    left, top, right, bottom = box
+    scale_x, scale_y = (right - left) / width, (bottom - top) / height
+    if method != "bilinear" or scale_x > 1 or scale_y > 1:
+        return None  # OpenCV's bilinear does not anti-alias a shrink; Pillow's does
+    # Output pixel centre x + 0.5 maps to left + (x + 0.5) · scale in source coordinates.
+    mapping = np.array(
+        [
+            [scale_x, 0.0, left + 0.5 * scale_x - 0.5],
+            [0.0, scale_y, top + 0.5 * scale_y - 0.5],
+        ],
+        np.float64,
+    )
+    return np.asarray(
+        cv2.warpAffine(
+            src,
+            mapping,
+            (width, height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+    )
