@@ -1,15 +1,17 @@
-"""Matte quality on ../shared/eval: the plain pipeline next to alphamatte fast and best.
+"""Matte quality on ../shared/eval: alphamatte fast and best next to the plain pipeline.
 
-plain = stretch to a square of the max side, model, bilinear back to the input size (what the
-hosted API and rembg do). Prints one table per source and max side; run from the repo root:
+plain = a Lanczos proxy of 1024 px, stretched to the model's square, the matte bilinear back to
+the proxy and bicubic to the photo (what the hosted API and rembg do). Reports per source and
+per size regime, per megapixel, with each photo's SAD ratio against plain, the median ratio and
+the win count, then every photo's numbers. Run from the repo root:
 
-    .venv/bin/python benchmarks/quality.py [--dataset ../shared/eval] [--sides 1024 400]
+    .venv/bin/python benchmarks/quality.py [--dataset ../shared/eval] [--only icm58_hires]
+        [--report report.html]
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from time import perf_counter
 
@@ -17,31 +19,12 @@ import numpy as np
 
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.eval.dataset import METRICS, Pair, Report, discover, evaluate, load_pair
+from alphamatte.eval.compare import compare, per_mp
+from alphamatte.eval.dataset import Pair, discover, evaluate_side_by_side, load_pair
 from alphamatte.eval.metrics import background_leak
+from alphamatte.eval.reference import plain
+from alphamatte.eval.visual import VisualReport
 from alphamatte.imaging.compose import cutout
-from alphamatte.imaging.resize import resize_image, resize_matte, to_uint8
-
-
-def plain(matter: Matter) -> Callable[[np.ndarray], np.ndarray]:
-    side = matter.canvas_side()
-
-    def predict(rgb: np.ndarray) -> np.ndarray:
-        batch = matter._normalise(resize_image(rgb, side, side)[None])
-        alpha = np.clip(matter.session.run(batch)[0, 0], 0, 1)
-        return to_uint8(resize_matte(alpha, rgb.shape[1], rgb.shape[0]))
-
-    return predict
-
-
-def bicubic(matter: Matter) -> Callable[[np.ndarray], np.ndarray]:
-    """alphamatte fast, but the matte brought to full size by plain bicubic interpolation."""
-
-    def predict(rgb: np.ndarray) -> np.ndarray:
-        coarse = matter.coarse(rgb)
-        return to_uint8(resize_matte(coarse, rgb.shape[1], rgb.shape[0], cubic=True))
-
-    return predict
 
 
 def halo_table(pairs: list[Pair], fast: Matter) -> None:
@@ -77,51 +60,58 @@ def halo_table(pairs: list[Pair], fast: Matter) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", type=Path, default=Path("../shared/eval"))
-    parser.add_argument("--sides", type=int, nargs="+", default=[1024, 400])
+    parser.add_argument("--only", default=None, help="only sources whose name contains this")
+    parser.add_argument("--report", type=Path, default=None, help="HTML report of best")
+    parser.add_argument("--no-halo", action="store_true")
     args = parser.parse_args()
-    pairs = list(discover(args.dataset))
+    pairs = [p for p in discover(args.dataset) if args.only is None or args.only in p.source]
     # One ONNX Runtime session shared by every variant: loading it per variant only costs time.
     shared = load_matter()
-    rows: list[tuple[str, int, str, dict[str, float], int]] = []
-    per_image: dict[tuple[int, str, str], dict[str, float]] = {}
-    for side in args.sides:
-        fast = Matter(shared.session, shared.spec, MattingConfig(max_side=side))
-        best = Matter(shared.session, shared.spec, MattingConfig(max_side=side, quality="best"))
-        variants = {
-            "plain": plain(fast),
-            "fast, bicubic up": bicubic(fast),
-            "fast": fast.predict,
-            "best": best.predict,
-        }
-        for name, predict in variants.items():
-            report: Report = evaluate(pairs, predict)
-            for source, results in report.groups().items():
-                rows.append((source, side, name, Report.mean(results), len(results)))
-            for result in report.results:
-                per_image[(side, name, result.pair.name)] = result.metrics
-    header = (
-        f"| source | max side | pipeline | {' | '.join(METRICS)} | s/image "
-        "| SAD vs plain | gradient vs plain |"
+    fast = Matter(shared.session, shared.spec, MattingConfig(quality="fast"))
+    best = Matter(shared.session, shared.spec, MattingConfig(quality="best"))
+    visual = VisualReport() if args.report else None
+    started = perf_counter()
+
+    def keep(pair: Pair, rgb: np.ndarray, gt: np.ndarray, mattes: dict[str, np.ndarray]) -> None:
+        if visual is not None:
+            visual.keep(pair, rgb, gt, {"best": mattes["best"], "plain": mattes["plain"]})
+
+    reports = evaluate_side_by_side(
+        pairs,
+        {"plain": plain(fast), "fast": fast.predict, "best": best.predict},
+        keep=keep,
     )
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    for source, side, name, means, count in rows:
-        base = next(r[3] for r in rows if r[0] == source and r[1] == side and r[2] == "plain")
-        cells = " | ".join(
-            f"{means[m]:.4f}" if m in ("mse", "gradient") else f"{means[m]:.2f}" for m in METRICS
-        )
+    print(f"{len(pairs)} photos in {perf_counter() - started:.0f} s\n")
+    print(
+        "| group | pipeline | SAD/MP | plain | SAD ratio of means | median per-image ratio "
+        "| wins | gradient ratio | s/photo | plain s/photo |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    summaries = {name: compare(reports[name], reports["plain"]) for name in ("fast", "best")}
+    for index in range(len(summaries["fast"])):
+        for name, summary in summaries.items():
+            c = summary[index]
+            print(
+                f"| {c.group} ({c.count}) | {name} | {c.ours['sad']:.2f} | {c.plain['sad']:.2f} "
+                f"| {c.ratio('sad'):.3f} | {c.median_sad_ratio:.3f} | {c.wins}/{c.count} "
+                f"| {c.ratio('gradient'):.3f} | {c.seconds:.2f} | {c.plain_seconds:.2f} |"
+            )
+    print("\nPer photo, SAD/MP and gradient/MP (plain / fast / best):")
+    for index, reference in enumerate(reports["plain"].results):
+        rows = [per_mp(reports[n].results[index]) for n in ("plain", "fast", "best")]
+        width, height = reference.size
         print(
-            f"| {source} ({count}) | {side} | {name} | {cells} | {means['seconds']:.2f} | "
-            f"{means['sad'] / base['sad']:.2f}x | {means['gradient'] / base['gradient']:.2f}x |"
+            f"  {reference.pair.source}/{reference.pair.name} {width}x{height}: SAD "
+            + " / ".join(f"{r['sad']:.2f}" for r in rows)
+            + "; gradient "
+            + " / ".join(f"{r['gradient']:.3f}" for r in rows)
         )
-    names = ("plain", "fast, bicubic up", "fast", "best")
-    for metric in ("sad", "gradient"):
-        print(f"\nPer-image {metric} ({' / '.join(names)}):")
-        for side in args.sides:
-            for image in sorted({key[2] for key in per_image if key[0] == side}):
-                values = [per_image[(side, v, image)][metric] for v in names]
-                print(f"  {side} {image}: " + " / ".join(f"{v:.3f}" for v in values))
-    halo_table(pairs, Matter(shared.session, shared.spec, MattingConfig(max_side=1024)))
+    if visual is not None and args.report is not None:
+        visual.write(
+            args.report, "best vs plain", reports["best"], reports["plain"], summaries["best"]
+        )
+    if not args.no_halo:
+        halo_table(pairs, fast)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,9 @@ def test_output_flag_with_many_inputs_is_a_usage_error(tmp_path: Path, eval_dir:
     assert "Traceback" not in result.output
 
 
-def test_eval_prints_a_table_and_writes_json(tmp_path: Path, eval_dir: Path) -> None:
+def test_eval_compares_with_plain_and_writes_json_and_a_visual_report(
+    tmp_path: Path, eval_dir: Path
+) -> None:
     dataset = tmp_path / "set"
     for sub in ("images", "alpha"):
         (dataset / "src" / sub).mkdir(parents=True)
@@ -86,14 +88,20 @@ def test_eval_prints_a_table_and_writes_json(tmp_path: Path, eval_dir: Path) -> 
             eval_dir / "comp1k_crops_foamliu" / sub / "crop5.png",
             dataset / "src" / sub / "crop5.png",
         )
-    out = tmp_path / "r.json"
+    out, page = tmp_path / "r.json", tmp_path / "report.html"
     result = CliRunner().invoke(
-        cli, ["eval", str(dataset), "--json", str(out), "--max-side", "640"]
+        cli,
+        ["eval", str(dataset), "--json", str(out), "--report", str(page), "--max-side", "640"],
     )
     assert result.exit_code == 0, result.output
-    assert "crop5" in result.output and "mean of 1" in result.output
+    assert "crop5" in result.output and "vs plain" in result.output
     import json
 
     report = json.loads(out.read_text())
-    assert report["images"][0]["sad"] < 30
-    assert set(report["means"]["src"]) >= {"sad", "mse", "gradient", "connectivity", "seconds"}
+    assert report["fast"]["images"][0]["sad"] < 30
+    assert report["plain"]["images"][0]["width"] == 320
+    groups = {row["group"]: row for row in report["summary"]}
+    assert set(groups) == {"src", "≤ 1024 px"}
+    assert groups["src"]["photos"] == 1 and groups["src"]["wins"] in (0, 1)
+    html = page.read_text()
+    assert "src/crop5" in html and html.count("data:image/") == 12

@@ -16,8 +16,30 @@ Quality = Literal["fast", "best"]
 HARD_MAX_SIDE = 1024  # the contract: inference never runs above this on the long side
 SIDE_MULTIPLE = 32  # five 2x poolings in the deepest stage
 CANVAS_FILL = 127  # mid-grey: (127/255 - 0.5) is almost exactly zero after normalisation
-BEST_SCALE = 0.75  # the third view of best
-BEST_MIN_SIDE = 448  # below ~400 px the model's mattes fall apart (see README)
+
+
+@dataclass(frozen=True)
+class View:
+    """One way of showing the photo to the model."""
+
+    # 0 letterboxes the photo (true shape on a grey square); 1 stretches it to fill the square;
+    # in between the short side grows by that power of the missing factor, the rest is grey.
+    stretch: float = 0.0
+    mirror: bool = False
+
+
+LETTERBOX = View()
+FAST_VIEWS = (LETTERBOX,)
+# As many stretched as letterboxed views, and a half-stretched one to break ties: letterboxing
+# wins on most photos but loses the subject on some that stretching handles, and the other
+# way round; a majority of either kind would carry its failures into the median.
+BEST_VIEWS = (
+    LETTERBOX,
+    View(mirror=True),
+    View(stretch=1.0),
+    View(stretch=1.0, mirror=True),
+    View(stretch=0.5),
+)
 
 
 @dataclass(frozen=True)
@@ -58,50 +80,49 @@ class Matter:
         scale = side / max(width, height)
         return min(side, max(1, round(width * scale))), min(side, max(1, round(height * scale)))
 
-    def _view(
-        self, rgb: np.ndarray, side: int, *, mirror: bool = False
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(matte, mirrored-view matte, resized photo) with the photo letterboxed on ``side``.
+    def _view(self, rgb: np.ndarray, view: View, size: tuple[int, int]) -> np.ndarray:
+        """The model's matte for one view of ``rgb``, at ``size`` (the letterboxed photo's).
 
-        The photo keeps its aspect ratio and sits in the top-left corner of a square canvas of
-        mid-grey (which normalises to ~0). On the real photos of the eval set this letterbox
-        beat stretching to the square (mean SAD 36.1 vs 46.7) and a centred letterbox (39.6),
-        at the same cost: the model was trained on squares and judges the subject better with
-        the true shape and some neutral context. The mirrored view is only run when asked.
+        A letterbox keeps the photo's shape in the top-left corner of a mid-grey square (which
+        normalises to ~0); a stretch fills the square, distorting the shape. Each view is
+        undone exactly: the canvas cropped or the stretch resized back, the mirror flipped back.
         """
+        side = self.canvas_side()
         width, height = self.inference_size(rgb.shape[1], rgb.shape[0], side)
-        resized = resize_image(rgb, width, height)
+        if view.stretch:
+            grow = (side / min(width, height)) ** view.stretch
+            if width < height:
+                width = min(side, round(width * grow))
+            else:
+                height = min(side, round(height * grow))
         canvas = np.full((side, side, 3), CANVAS_FILL, dtype=np.uint8)
-        canvas[:height, :width] = resized
+        canvas[:height, :width] = resize_image(rgb, width, height)
         batch = self._normalise(canvas[None])
-        alpha = self.session.run(batch)[0, 0][:height, :width]
-        mirrored = alpha
-        if mirror:
-            flipped = self.session.run(np.ascontiguousarray(batch[..., ::-1]))[0, 0, :, ::-1]
-            mirrored = flipped[:height, :width]
-        return _unit(alpha), _unit(mirrored), resized
+        if view.mirror:
+            batch = np.ascontiguousarray(batch[..., ::-1])
+        alpha = self.session.run(batch)[0, 0]
+        if view.mirror:
+            alpha = alpha[:, ::-1]
+        alpha = _unit(alpha[:height, :width])
+        return resize_matte(alpha, *size)
+
+    def views(self) -> tuple[View, ...]:
+        return FAST_VIEWS if self.config.quality == "fast" else BEST_VIEWS
 
     def coarse(self, rgb: np.ndarray) -> np.ndarray:
         """The float32 matte in 0..1 at the inference size, before any upscaling.
 
-        ``best`` takes the per-pixel median of three views: the photo, its mirror image and the
-        photo at 3/4 of the size (guided back up). The network is neither mirror- nor
-        scale-invariant, and its mistakes in different views rarely agree, so the median drops
-        the odd one out. Where a smaller view would fall below the size at which the model
-        collapses (~400 px), the mean of the first two is used instead.
+        ``fast`` runs one view. ``best`` takes the per-pixel median of several: the network is
+        neither mirror-, scale- nor aspect-invariant, and its mistakes in different views
+        rarely agree, so the median drops the odd ones out (see docs/quality.md).
         """
-        side = self.canvas_side()
-        best = self.config.quality == "best"
-        alpha, mirrored, resized = self._view(rgb, side, mirror=best)
-        if not best:
-            return alpha
-        small_side = round(side * BEST_SCALE / SIDE_MULTIPLE) * SIDE_MULTIPLE
-        if not self.session.dynamic_size or small_side < BEST_MIN_SIDE:
-            return _unit(0.5 * (alpha + mirrored))
-        small, _, _ = self._view(rgb, small_side)
-        third = upscale_matte(small, resized)
-        low, high = np.minimum(alpha, mirrored), np.maximum(alpha, mirrored)
-        return _unit(np.maximum(low, np.minimum(high, third)))  # median of three
+        size = self.inference_size(rgb.shape[1], rgb.shape[0])
+        if size[0] * size[1] < rgb.shape[0] * rgb.shape[1]:
+            rgb = resize_image(rgb, *size)  # one Lanczos shrink, as the SDK's proxy does
+        mattes = [self._view(rgb, view, size) for view in self.views()]
+        if len(mattes) == 1:
+            return mattes[0]
+        return _unit(np.median(np.stack(mattes), axis=0))
 
     def predict_float(self, rgb: np.ndarray) -> np.ndarray:
         """The float32 matte in 0..1 with exactly the input's height and width."""

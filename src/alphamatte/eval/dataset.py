@@ -31,6 +31,7 @@ class Result:
     pair: Pair
     metrics: dict[str, float]
     seconds: float
+    size: tuple[int, int] = (0, 0)  # (width, height) of the photo
 
 
 @dataclass
@@ -52,7 +53,14 @@ class Report:
     def to_json(self) -> dict[str, object]:
         return {
             "images": [
-                {"source": r.pair.source, "name": r.pair.name, "seconds": r.seconds, **r.metrics}
+                {
+                    "source": r.pair.source,
+                    "name": r.pair.name,
+                    "width": r.size[0],
+                    "height": r.size[1],
+                    "seconds": r.seconds,
+                    **r.metrics,
+                }
                 for r in self.results
             ],
             "means": {source: self.mean(rs) for source, rs in self.groups().items()},
@@ -85,22 +93,42 @@ def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
     return rgb, gt
 
 
+Predict = Callable[[np.ndarray], np.ndarray]  # RGB uint8 -> uint8 matte of the same size
+
+
 def evaluate(
-    pairs: list[Pair],
-    predict: Callable[[np.ndarray], np.ndarray],
-    progress: Callable[[Result], None] | None = None,
+    pairs: list[Pair], predict: Predict, progress: Callable[[Result], None] | None = None
 ) -> Report:
-    """Run ``predict`` (RGB uint8 -> uint8 matte) on each pair and score it."""
-    report = Report()
+    """Run ``predict`` on each pair and score it."""
+    return evaluate_side_by_side(pairs, {"": predict}, progress)[""]
+
+
+def evaluate_side_by_side(
+    pairs: list[Pair],
+    pipelines: dict[str, Predict],
+    progress: Callable[[Result], None] | None = None,
+    keep: Callable[[Pair, np.ndarray, np.ndarray, dict[str, np.ndarray]], None] | None = None,
+) -> dict[str, Report]:
+    """Score several pipelines photo by photo; one report per pipeline name.
+
+    ``keep(pair, rgb, gt, mattes)`` sees every pipeline's matte of a photo together (for
+    visual reports) before they are dropped: only one photo is held in memory at a time.
+    """
+    reports = {name: Report() for name in pipelines}
     for pair in pairs:
         rgb, gt = load_pair(pair)
-        start = perf_counter()
-        pred = predict(rgb)
-        seconds = perf_counter() - start
-        if pred.shape != gt.shape:
-            raise ValueError(f"{pair.name}: matte {pred.shape} but ground truth {gt.shape}")
-        result = Result(pair, all_metrics(pred, gt), seconds)
-        report.results.append(result)
-        if progress is not None:
-            progress(result)
-    return report
+        mattes = {}
+        for name, predict in pipelines.items():
+            start = perf_counter()
+            pred = predict(rgb)
+            seconds = perf_counter() - start
+            if pred.shape != gt.shape:
+                raise ValueError(f"{pair.name}: matte {pred.shape} but ground truth {gt.shape}")
+            result = Result(pair, all_metrics(pred, gt), seconds, (gt.shape[1], gt.shape[0]))
+            reports[name].results.append(result)
+            mattes[name] = pred
+            if progress is not None:
+                progress(result)
+        if keep is not None:
+            keep(pair, rgb, gt, mattes)
+    return reports

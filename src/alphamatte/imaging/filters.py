@@ -226,8 +226,9 @@ def _resize_opencv(
         return np.asarray(cv2.resize(src, (width, height), interpolation=flag))
     left, top, right, bottom = box
     scale_x, scale_y = (right - left) / width, (bottom - top) / height
-    if method != "bilinear" or scale_x > 1 or scale_y > 1:
-        return None  # OpenCV's bilinear does not anti-alias a shrink; Pillow's does
+    if method not in ("bilinear", "bicubic") or scale_x > 1 or scale_y > 1:
+        return None  # OpenCV's interpolation does not anti-alias a shrink; Pillow's does
+    flag = cv2.INTER_LINEAR if method == "bilinear" else cv2.INTER_CUBIC
     # Output pixel centre x + 0.5 maps to left + (x + 0.5) · scale in source coordinates.
     mapping = np.array(
         [
@@ -241,7 +242,7 @@ def _resize_opencv(
             src,
             mapping,
             (width, height),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            flags=flag | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
     )
