@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rate_limit: str = "7/minute"
     queue_size: int = Field(default=16, ge=1)
+    # Requests are admitted by the memory their decoded pixels need (see server/admission.py);
+    # unset: half of the machine's (or the container's) memory. What does not fit waits up to
+    # memory_wait_s, then gets 503 + Retry-After.
+    memory_budget_mb: int | None = Field(default=None, ge=64)
+    memory_wait_s: float = Field(default=30.0, ge=0)
     result_cache_mb: int = Field(default=64, ge=0)  # 0 turns the result cache off
     result_cache_ttl_s: int = Field(default=3600, ge=1)  # Redis entries only
 

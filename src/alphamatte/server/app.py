@@ -20,6 +20,7 @@ from alphamatte.imaging.decontaminate import warm_up
 from alphamatte.server.access_log import AccessLog
 from alphamatte.server.accounting import idempotency
 from alphamatte.server.accounting.credits import refund_stale
+from alphamatte.server.admission import MB, MemoryBudget, default_budget_mb
 from alphamatte.server.errors import install_error_handlers
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import make_result_cache
@@ -82,6 +83,11 @@ def create_app(
             workers=min(4, (os.cpu_count() or 1) + 1), max_pending=settings.queue_size
         ),
         metrics=Metrics(),
+        memory=MemoryBudget(
+            (settings.memory_budget_mb or default_budget_mb()) * MB,
+            wait_s=settings.memory_wait_s,
+            max_waiting=settings.queue_size,
+        ),
     )
     factory = matter_factory or _load_real_matter
 

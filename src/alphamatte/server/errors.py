@@ -18,6 +18,7 @@ from alphamatte.imaging.errors import (
     TooManyPixelsError,
     UnsupportedFormatError,
 )
+from alphamatte.server.admission import OverBudgetError
 
 log = logging.getLogger("alphamatte.errors")
 INSUFFICIENT_CREDIT = "Insufficient credit. Please top up API credits."
@@ -63,6 +64,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ImageError)
     async def _image(request: Request, exc: ImageError) -> JSONResponse:
         return _json(image_error_status(exc), str(exc), getattr(request.state, "extra_headers", {}))
+
+    @app.exception_handler(OverBudgetError)
+    async def _over_budget(request: Request, exc: OverBudgetError) -> JSONResponse:
+        return _json(413, str(exc), getattr(request.state, "extra_headers", {}))
 
     @app.exception_handler(QueueFullError)
     async def _busy(request: Request, exc: QueueFullError) -> JSONResponse:

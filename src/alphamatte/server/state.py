@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from alphamatte.config import Settings
 from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter
+from alphamatte.server.admission import MemoryBudget
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import NoResultCache, ResultCache
 
@@ -53,5 +54,6 @@ class ServerState:
     limiter: RateLimiter
     executor: BoundedExecutor
     metrics: Metrics
+    memory: MemoryBudget
     results: ResultCache = field(default_factory=NoResultCache)
     matter: Matter | None = None

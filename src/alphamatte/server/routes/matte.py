@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from time import perf_counter
 from typing import Any, Literal, TypeVar
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 
 from alphamatte.engine.pipeline import MatteResult, run_matting
-from alphamatte.imaging.decode import DecodedImage, decode
+from alphamatte.imaging.decode import DecodedImage, decode, open_image
 from alphamatte.imaging.encode import encode_png
 from alphamatte.server.accounting import credits, idempotency
 from alphamatte.server.body import (
@@ -99,7 +100,9 @@ async def _produce(
     product: Product,
     record: Callable[[bytes], Callable[[Connection], None]] | None = None,
 ) -> bytes:
-    """(cache hit | decode) → reserve a credit → (infer → encode) → charge; refund on failure.
+    """(cache hit | admit by memory → decode) → reserve a credit → (infer → encode) → charge.
+
+    A failure after the reservation refunds it; a refusal for memory comes before it.
 
     A cache hit skips decoding too: the same bytes decoded fine under the same settings.
     """
@@ -114,11 +117,34 @@ async def _produce(
         **getattr(request.state, "extra_headers", {}),
         "X-Result-Cache": "hit" if png is not None else "miss",
     }
-    image: DecodedImage | None = None
-    if png is None:
-        image = await state.executor.run(
-            lambda: decode(data, max_bytes=settings.max_input_bytes, max_pixels=settings.max_pixels)
+    async with AsyncExitStack() as admitted:
+        image: DecodedImage | None = None
+        if png is None:
+            header = await state.executor.run(
+                lambda: open_image(data, max_pixels=settings.max_pixels)
+            )
+            cost = state.memory.cost(*header.size, product) + 2 * len(data)
+            await admitted.enter_async_context(state.memory.admit(cost))
+            image = await state.executor.run(
+                lambda: decode(
+                    data, max_bytes=settings.max_input_bytes, max_pixels=settings.max_pixels
+                )
+            )
+        return await _reserve_and_run(
+            request, state, key_id, image, png, product, cache_key, record
         )
+
+
+async def _reserve_and_run(
+    request: Request,
+    state: ServerState,
+    key_id: int,
+    image: DecodedImage | None,
+    png: bytes | None,
+    product: Product,
+    cache_key: str | None,
+    record: Callable[[bytes], Callable[[Connection], None]] | None,
+) -> bytes:
     request_id: str = request.state.request_id
     outcome = await anyio.to_thread.run_sync(
         credits.reserve, state.db, key_id, request_id, request.url.path
