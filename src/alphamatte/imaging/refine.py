@@ -21,10 +21,10 @@ from alphamatte.imaging.filters import box_mean, dilate, resize_float
 from alphamatte.imaging.resize import resize_image, resize_matte
 
 GUIDE_RADIUS = 5  # in matte (low-resolution) pixels
-GUIDE_EPS = 1e-4  # regularisation; larger keeps the matte closer to the plain resize
+GUIDE_EPS = 1e-2  # regularisation: larger follows the photo less where its colours vary little
 STRIP_ROWS = 256  # full-resolution rows per step, which bounds memory for huge photos
 BAND_LOW, BAND_HIGH = 0.02, 0.98  # coarse alpha strictly between these is "uncertain"
-BAND_GROW = 2  # matte pixels: the band reaches a little into the solid sides of an edge
+BAND_GROW = 0  # matte pixels by which the band is widened (wider raised SAD: see docstring)
 
 
 def guided_coefficients(
