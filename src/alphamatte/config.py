@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     max_side: int = Field(default=1024, ge=32, le=1024)
     quality: Literal["fast", "best"] = "fast"
     threads: int | None = Field(default=None, ge=1)
+    backend: Literal["auto", "onnxruntime", "openvino"] = "auto"  # see engine/backends.py
 
     max_input_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=50_000_000, ge=1)

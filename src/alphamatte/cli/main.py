@@ -8,6 +8,7 @@ from alphamatte import __version__
 from alphamatte.cli.batch import batch
 from alphamatte.cli.composite import composite
 from alphamatte.cli.evaluate import eval_command
+from alphamatte.cli.info import info
 from alphamatte.cli.local import cutout, matte
 from alphamatte.cli.model import model
 from alphamatte.cli.serve import keys, serve
@@ -27,6 +28,7 @@ cli.add_command(batch)
 cli.add_command(eval_command)
 cli.add_command(serve)
 cli.add_command(keys)
+cli.add_command(info)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ def engine_options(func: F) -> F:
         "--quality",
         type=click.Choice(["fast", "best"]),
         default=None,
-        help="fast (default) or best (flip averaging, ~2x time).",
+        help="fast (default) or best (median of three views, ~3x time).",
     )(func)
     func = click.option(
         "--max-side",
@@ -38,6 +38,8 @@ def engine_options(func: F) -> F:
 def settings_with(
     model: object = None, quality: object = None, max_side: object = None
 ) -> Settings:
+    from pydantic import ValidationError
+
     from alphamatte.config import Settings
 
     overrides: dict[str, Any] = {
@@ -45,12 +47,20 @@ def settings_with(
         for k, v in (("model", model), ("quality", quality), ("max_side", max_side))
         if v is not None
     }
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:  # a bad ALPHAMATTE_* variable: one line, no traceback
+        problems = "; ".join(
+            f"ALPHAMATTE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise click.ClickException(problems) from exc
 
 
 def load_matter_or_exit(model: object = None, quality: object = None, max_side: object = None):  # type: ignore[no-untyped-def]
     require("local", "Running the model on this computer (without --api)")
     from alphamatte.engine.acquire import ModelFetchError
+    from alphamatte.engine.backends import BackendUnavailableError
     from alphamatte.engine.cache import ModelPathError
     from alphamatte.engine.loader import ModelUnavailableError, load_matter
     from alphamatte.engine.matting import MattingConfig
@@ -62,6 +72,7 @@ def load_matter_or_exit(model: object = None, quality: object = None, max_side: 
             config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
             directory=settings.models_dir,
             threads=settings.threads,
+            backend=settings.backend,
         )
-    except (ModelFetchError, ModelPathError, ModelUnavailableError) as exc:
+    except (ModelFetchError, ModelPathError, ModelUnavailableError, BackendUnavailableError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from alphamatte.engine import acquire
+from alphamatte.engine.backends import BackendUnavailableError, OpenVinoSession, open_session
 from alphamatte.engine.cache import confined_model_path, models_dir
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.engine.prepare import prepare, prepared_path
@@ -37,7 +38,9 @@ def _has_dynamic_input(path: Path) -> bool:
     return len(dims) == 4 and not (dims[2].HasField("dim_value") and dims[3].HasField("dim_value"))
 
 
-def _open(spec: ModelSpec, path: Path, *, threads: int | None, fetch: bool) -> OrtSession:
+def _open(
+    spec: ModelSpec, path: Path, *, threads: int | None, fetch: bool, backend: str | None
+) -> OrtSession | OpenVinoSession:
     directory = path.parent
     if spec.source is not None:
         if fetch:
@@ -47,8 +50,8 @@ def _open(spec: ModelSpec, path: Path, *, threads: int | None, fetch: bool) -> O
                 f"Model {spec.name} is not in {directory}; run `alphamatte model fetch`."
             )
     if spec.name == ISNET.name:
-        return OrtSession(prepare(path), threads=threads, dynamic=True)
-    return OrtSession(path, threads=threads, dynamic=_has_dynamic_input(path))
+        return open_session(prepare(path), threads=threads, dynamic=True, backend=backend)
+    return open_session(path, threads=threads, dynamic=_has_dynamic_input(path), backend=backend)
 
 
 _load_lock = threading.Lock()
@@ -61,14 +64,15 @@ def load_matter(
     directory: Path | None = None,
     threads: int | None = None,
     fetch: bool = True,
+    backend: str | None = None,
 ) -> Matter:
     """Open the model once. A file that ONNX Runtime cannot load is re-acquired once."""
     directory = directory or models_dir()
     with _load_lock:
         spec, path = resolve_spec(model, directory)
         try:
-            session = _open(spec, path, threads=threads, fetch=fetch)
-        except (acquire.ModelFetchError, ModelUnavailableError):
+            session = _open(spec, path, threads=threads, fetch=fetch, backend=backend)
+        except (acquire.ModelFetchError, ModelUnavailableError, BackendUnavailableError):
             raise
         except Exception as first:
             if spec.source is None:
@@ -77,7 +81,7 @@ def load_matter(
             path.unlink(missing_ok=True)
             prepared_path(path).unlink(missing_ok=True)
             try:
-                session = _open(spec, path, threads=threads, fetch=True)
+                session = _open(spec, path, threads=threads, fetch=True, backend=backend)
             except Exception as second:
                 raise ModelUnavailableError(
                     f"Model {spec.name} failed to load twice: {second}"

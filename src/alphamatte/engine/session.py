@@ -38,7 +38,8 @@ class OrtSession:
         options = ort.SessionOptions()
         # intra-op threads = cores: the convolutions parallelise well inside one run; inter-op
         # parallelism only makes branches fight for the same cores.
-        options.intra_op_num_threads = threads or default_threads()
+        self.threads = threads or default_threads()
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

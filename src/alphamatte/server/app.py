@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from alphamatte import __version__
 from alphamatte.config import Settings
+from alphamatte.engine.backends import describe
 from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.imaging.decontaminate import warm_up
@@ -40,6 +41,7 @@ def _load_real_matter(settings: Settings) -> Matter:
         config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
         directory=settings.models_dir,
         threads=settings.threads,
+        backend=settings.backend,
     )
 
 
@@ -96,6 +98,15 @@ def create_app(
         await anyio.to_thread.run_sync(migrate, db)
         await anyio.to_thread.run_sync(reap, state)
         state.matter = await anyio.to_thread.run_sync(factory, settings)
+        runtime = describe(state.matter.session)
+        log.info(
+            "model %s on %s (%s, %s, %d threads)",
+            settings.model,
+            runtime.backend,
+            runtime.device,
+            runtime.precision,
+            runtime.threads,
+        )
         await anyio.to_thread.run_sync(warm_up)  # numba JIT for cutouts, before /ready
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_reaper, state)

@@ -1,0 +1,133 @@
+"""Which runtime runs the network: ONNX Runtime (CPU) or OpenVINO (CPU), chosen by rule.
+
+``ALPHAMATTE_BACKEND=auto|onnxruntime|openvino``. ``auto`` picks OpenVINO where it is
+installed and the CPU has bf16 units (AMX or AVX-512 BF16): there OpenVINO ran the same graph
+2.0-2.4x faster than ONNX Runtime at SAD parity. In f32, on CPUs without bf16, the two ran at
+the same speed (see benchmarks/backends.py), so ONNX Runtime, the default install, stays.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from alphamatte.engine.session import OrtSession, default_threads
+
+Backend = Literal["auto", "onnxruntime", "openvino"]
+BACKENDS: tuple[Backend, ...] = ("auto", "onnxruntime", "openvino")
+COMPILED_SHAPES = 4  # compiled models kept per session: the canvas sizes in use are few
+
+
+class BackendUnavailableError(RuntimeError):
+    """The backend asked for is not installed or cannot run here."""
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    backend: str
+    device: str
+    precision: str
+    threads: int
+    version: str
+
+
+def openvino_installed() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _openvino_bf16() -> bool:
+    import openvino as ov
+
+    capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in capabilities
+
+
+def choose(requested: str | None = None) -> Backend:
+    """The backend ``auto`` (or ``ALPHAMATTE_BACKEND``) resolves to on this machine."""
+    name = (requested or os.environ.get("ALPHAMATTE_BACKEND") or "auto").lower()
+    if name not in BACKENDS:
+        raise BackendUnavailableError(
+            f"Unknown backend {name!r}; choose one of {', '.join(BACKENDS)}."
+        )
+    if name == "openvino" and not openvino_installed():
+        raise BackendUnavailableError(
+            "ALPHAMATTE_BACKEND=openvino needs OpenVINO: pip install 'alphamatte[openvino]'"
+        )
+    if name == "auto":
+        return "openvino" if openvino_installed() and _openvino_bf16() else "onnxruntime"
+    return name
+
+
+class OpenVinoSession:
+    """OpenVINO on the CPU: bf16 where the CPU has it, f32 elsewhere; one compiled model per
+    input shape (static shapes compile to faster kernels than one dynamic model)."""
+
+    def __init__(self, model_path: Path, *, threads: int | None = None, dynamic: bool) -> None:
+        import openvino as ov  # deferred: an optional extra
+
+        self._core = ov.Core()
+        self._model = self._core.read_model(str(model_path))
+        self._threads = threads or default_threads()
+        self.precision = "bf16" if _openvino_bf16() else "f32"
+        self._config = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": self._threads,
+            "INFERENCE_PRECISION_HINT": self.precision,
+        }
+        self._compiled: dict[tuple[int, ...], object] = {}
+        self._dynamic = dynamic
+        self._lock = threading.Lock()
+        self.version = ov.__version__.split("-")[0]
+
+    @property
+    def dynamic_size(self) -> bool:
+        return self._dynamic
+
+    def _for_shape(self, shape: tuple[int, ...]) -> object:
+        compiled = self._compiled.get(shape)
+        if compiled is None:
+            model = self._model.clone()
+            model.reshape({model.inputs[0].any_name: list(shape)})
+            compiled = self._core.compile_model(model, "CPU", self._config)
+            if len(self._compiled) >= COMPILED_SHAPES:
+                self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[shape] = compiled
+        return compiled
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            compiled = self._for_shape(tuple(batch.shape))
+            result = compiled(np.ascontiguousarray(batch, np.float32))  # type: ignore[operator]
+            out: np.ndarray = np.array(result[0], dtype=np.float32)
+        return out
+
+    def info(self) -> RuntimeInfo:
+        return RuntimeInfo("openvino", "CPU", self.precision, self._threads, self.version)
+
+
+def open_session(
+    path: Path, *, dynamic: bool, threads: int | None, backend: str | None = None
+) -> OrtSession | OpenVinoSession:
+    if choose(backend) == "openvino":
+        return OpenVinoSession(path, threads=threads, dynamic=dynamic)
+    return OrtSession(path, threads=threads, dynamic=dynamic)
+
+
+def describe(session: object) -> RuntimeInfo:
+    """What a session runs on, for `alphamatte info` and the server's start-up log."""
+    if isinstance(session, OpenVinoSession):
+        return session.info()
+    if isinstance(session, OrtSession):
+        import onnxruntime as ort
+
+        return RuntimeInfo("onnxruntime", "CPU", "f32", session.threads, ort.__version__)
+    return RuntimeInfo(type(session).__name__, "?", "?", 0, "?")
