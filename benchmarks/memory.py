@@ -72,7 +72,7 @@ def run(budget_mb: int, clients: int, body: str) -> dict[str, object]:
         wait_ready(url)
         assert server.pid is not None
         pid = server.pid
-        idle = rss_mb(pid)
+        idle = rss_mb(pid)  # after start-up, which runs one inference (the model's arena)
         peak = idle
         stop = threading.Event()
 

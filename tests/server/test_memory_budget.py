@@ -106,7 +106,7 @@ def cutout(url: str, key: str, body: str) -> httpx.Response:
 def test_concurrent_large_cutouts_stay_within_the_budget_and_refusals_cost_nothing(
     tmp_path: Path,
 ) -> None:
-    # 1500² cutouts cost ~54 MB each: a 128 MB budget admits two at a time.
+    # 1500² cutouts cost ~68 MB each: a 128 MB budget admits one at a time, never two.
     settings = Settings(
         home=tmp_path, memory_budget_mb=128, memory_wait_s=0.5, rate_limit="1000/minute"
     )
@@ -131,7 +131,7 @@ def test_an_image_bigger_than_the_whole_budget_is_413_and_free(tmp_path: Path) -
     settings = Settings(home=tmp_path, memory_budget_mb=64)
     with running(settings) as live:
         key = live.new_key(credits=3)
-        answer = cutout(live.url, key, photo_b64(2000))  # 4 MP x 24 B ≈ 92 MB
+        answer = cutout(live.url, key, photo_b64(2000))  # 4 MP x 30 B ≈ 114 MB
         assert answer.status_code == 413
         assert "memory budget is 64 MB" in answer.json()["detail"]
         credit = httpx.get(f"{live.url}/available-credit", headers={"X-API-Key": key})

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import anyio.to_thread
+import numpy as np
 from fastapi import FastAPI
 
 from alphamatte import __version__
@@ -98,6 +99,10 @@ def create_app(
         await anyio.to_thread.run_sync(migrate, db)
         await anyio.to_thread.run_sync(reap, state)
         state.matter = await anyio.to_thread.run_sync(factory, settings)
+        # One small inference: the runtime's arena for the full canvas is allocated now, so it
+        # belongs to the idle server and the memory budget only has to cover per-photo work.
+        matter = state.matter
+        await anyio.to_thread.run_sync(lambda: matter.predict(np.zeros((64, 64, 3), np.uint8)))
         runtime = describe(state.matter.session)
         log.info(
             "model %s on %s (%s, %s, %d threads)",
