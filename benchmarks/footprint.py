@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTRAS = ("base", "edges", "local", "server", "all")
+EXTRAS = ("base", "edges", "local", "server", "openvino", "all")
 SDK = "import alphamatte.client"
 # What the first matte loads on top: NumPy and the imaging code (refinement, cutouts).
 FIRST_IMAGE = SDK + "; import alphamatte.client.source, alphamatte.imaging.refine"
