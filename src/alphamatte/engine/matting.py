@@ -88,9 +88,7 @@ class Matter:
         normalises to ~0); a stretch fills the square. Each view is undone exactly: the canvas
         cropped or the stretch resized back, the mirror flipped back.
         """
-        side = self.canvas_side()
-        if view.scale != 1.0:
-            side = round(side * view.scale / SIDE_MULTIPLE) * SIDE_MULTIPLE
+        side = self._scaled_side(view.scale)
         if view.stretch:
             width, height = side, side
         else:
@@ -105,6 +103,12 @@ class Matter:
             alpha = alpha[:, ::-1]
         return resize_matte(_unit(alpha[:height, :width]), *size)
 
+    def _scaled_side(self, scale: float) -> int:
+        """The canvas side times ``scale``, on the model's multiple of 32."""
+        if scale == 1.0:
+            return self.canvas_side()
+        return round(self.canvas_side() * scale / SIDE_MULTIPLE) * SIDE_MULTIPLE
+
     def views(self, width: int, height: int) -> tuple[View, ...]:
         """``fast``: the photo, fitted for its size. ``best``: also its mirror image and the
         photo at 3/4 of the size, where that stays above the size at which the model
@@ -113,8 +117,7 @@ class Matter:
         photo = View(stretch=stretch)
         if self.config.quality == "fast":
             return (photo,)
-        small_side = round(self.canvas_side() * BEST_SCALE / SIDE_MULTIPLE) * SIDE_MULTIPLE
-        if not self.session.dynamic_size or small_side < BEST_MIN_SIDE:
+        if not self.session.dynamic_size or self._scaled_side(BEST_SCALE) < BEST_MIN_SIDE:
             return photo, View(stretch=stretch, mirror=True)
         return photo, View(stretch=stretch, mirror=True), View(stretch=stretch, scale=BEST_SCALE)
 

@@ -138,11 +138,29 @@ def decode(
     Raises a subclass of :class:`ImageError` for anything that is not a valid, supported image
     within the limits. Alpha channels are dropped: the model looks at colour only.
     """
+    opened = open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    return decode_opened(opened, max_pixels=max_pixels)
+
+
+def open_checked(
+    data: bytes, *, max_bytes: int = MAX_INPUT_BYTES, max_pixels: int = MAX_PIXELS
+) -> Image.Image:
+    """The first half of :func:`decode`: size limits, format and pixel count, header only.
+
+    The server reads the pixel count here to admit the request before any pixel is decoded.
+    """
     if len(data) > max_bytes:
         raise InputTooLargeError(f"Image is {len(data):,} bytes; the limit is {max_bytes:,} bytes.")
     if not data:
         raise CorruptImageError("Image is empty.")
-    image = open_image(data, max_pixels=max_pixels)
+    return open_image(data, max_pixels=max_pixels)
+
+
+def decode_opened(image: Image.Image, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    """The second half of :func:`decode`: the pixels of an :func:`open_checked` image.
+
+    Closes ``image``.
+    """
     fmt = image.format or "UNKNOWN"
     try:
         with warnings.catch_warnings():

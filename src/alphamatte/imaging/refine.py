@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from alphamatte.imaging.filters import box_mean, dilate, resize_float
+from alphamatte.imaging.filters import box_mean, resize_float
 from alphamatte.imaging.resize import resize_image, resize_matte
 
 GUIDE_RADIUS = 5  # in matte (low-resolution) pixels
 GUIDE_EPS = 1e-2  # regularisation: larger follows the photo less where its colours vary little
 STRIP_ROWS = 256  # full-resolution rows per step, which bounds memory for huge photos
 BAND_LOW, BAND_HIGH = 0.02, 0.98  # coarse alpha strictly between these is "uncertain"
-BAND_GROW = 0  # matte pixels by which the band is widened (wider raised SAD: see docstring)
 
 
 def guided_coefficients(
@@ -69,10 +68,12 @@ def guided_coefficients(
     return box_mean(np.dstack([a_r, a_g, a_b, b]).astype(np.float32), radius)
 
 
-def uncertain_band(alpha: np.ndarray, grow: int = BAND_GROW) -> np.ndarray:
-    """1.0 where the matte is neither clearly solid nor clearly empty (grown by ``grow`` px)."""
-    unsure = ((alpha > BAND_LOW) & (alpha < BAND_HIGH)).astype(np.float32)
-    return dilate(unsure, grow) if grow > 0 else unsure
+def uncertain_band(alpha: np.ndarray) -> np.ndarray:
+    """1.0 where the matte is neither clearly solid nor clearly empty, else 0.0.
+
+    Not widened: growing it by 2 px raised SAD (see the table above).
+    """
+    return ((alpha > BAND_LOW) & (alpha < BAND_HIGH)).astype(np.float32)
 
 
 def upscale_matte(alpha: np.ndarray, rgb: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 
 from alphamatte.engine.pipeline import MatteResult, run_matting
-from alphamatte.imaging.decode import DecodedImage, decode, open_image
+from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
 from alphamatte.imaging.encode import encode_png
 from alphamatte.server.accounting import credits, idempotency
 from alphamatte.server.body import (
@@ -120,15 +120,17 @@ async def _produce(
     async with AsyncExitStack() as admitted:
         image: DecodedImage | None = None
         if png is None:
-            header = await state.executor.run(
-                lambda: open_image(data, max_pixels=settings.max_pixels)
-            )
-            cost = state.memory.cost(*header.size, product) + 2 * len(data)
-            await admitted.enter_async_context(state.memory.admit(cost))
-            image = await state.executor.run(
-                lambda: decode(
+            # Opened once: the header's pixel count is admitted before any pixel is decoded.
+            opened = await state.executor.run(
+                lambda: open_checked(
                     data, max_bytes=settings.max_input_bytes, max_pixels=settings.max_pixels
                 )
+            )
+            admitted.callback(opened.close)  # also when admission refuses
+            cost = state.memory.cost(*opened.size, product) + 2 * len(data)
+            await admitted.enter_async_context(state.memory.admit(cost))
+            image = await state.executor.run(
+                lambda: decode_opened(opened, max_pixels=settings.max_pixels)
             )
         return await _reserve_and_run(
             request, state, key_id, image, png, product, cache_key, record
