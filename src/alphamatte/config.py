@@ -20,7 +20,11 @@ class Settings(BaseSettings):
     max_side: int = Field(default=1024, ge=32, le=1024)
     quality: Literal["fast", "best"] = "fast"
     threads: int | None = Field(default=None, ge=1)
-    backend: Literal["auto", "onnxruntime", "openvino"] = "auto"  # see engine/backends.py
+    backend: Literal["auto", "onnxruntime", "openvino", "cuda"] = "auto"  # engine/backends.py
+    # On a GPU, concurrent requests of one canvas size run as one batch of up to batch_size
+    # images; the first waits at most batch_wait_ms for company (engine/batching.py).
+    batch_size: int = Field(default=8, ge=1, le=64)
+    batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
 
     max_input_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=50_000_000, ge=1)

@@ -1,9 +1,10 @@
-"""Which runtime runs the network: ONNX Runtime (CPU) or OpenVINO (CPU), chosen by rule.
+"""Which runtime runs the network: ONNX Runtime (CPU or CUDA) or OpenVINO (CPU), by rule.
 
-``ALPHAMATTE_BACKEND=auto|onnxruntime|openvino``. ``auto`` picks OpenVINO where it is
-installed and the CPU has bf16 units (AMX or AVX-512 BF16): there OpenVINO ran the same graph
-2.0-2.4x faster than ONNX Runtime at SAD parity. In f32, on CPUs without bf16, the two ran at
-the same speed (see benchmarks/backends.py), so ONNX Runtime, the default install, stays.
+``ALPHAMATTE_BACKEND=auto|onnxruntime|openvino|cuda``. ``auto`` picks CUDA when the ``gpu``
+install (onnxruntime-gpu) finds an NVIDIA GPU; else OpenVINO where it is installed and the CPU
+has bf16 units (AMX or AVX-512 BF16): there OpenVINO ran the same graph 2.0-2.4x faster than
+ONNX Runtime at SAD parity. In f32, on CPUs without bf16, the two ran at the same speed (see
+benchmarks/backends.py), so ONNX Runtime, the default install, stays.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import numpy as np
 
 from alphamatte.engine.session import OrtSession, default_threads
 
-Backend = Literal["auto", "onnxruntime", "openvino"]
-BACKENDS: tuple[Backend, ...] = ("auto", "onnxruntime", "openvino")
+Backend = Literal["auto", "onnxruntime", "openvino", "cuda"]
+BACKENDS: tuple[Backend, ...] = ("auto", "onnxruntime", "openvino", "cuda")
 COMPILED_SHAPES = 4  # compiled models kept per session: the canvas sizes in use are few
 
 
@@ -51,6 +52,26 @@ def _openvino_bf16() -> bool:
     return "BF16" in capabilities
 
 
+def _ort_providers() -> list[str]:
+    import onnxruntime as ort
+
+    providers: list[str] = ort.get_available_providers()
+    return providers
+
+
+def gpu_present() -> bool:
+    """An NVIDIA device node is there (the driver is loaded and the GPU is visible to us)."""
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def cuda_usable() -> bool:
+    """onnxruntime-gpu is installed and an NVIDIA GPU is visible."""
+    try:
+        return "CUDAExecutionProvider" in _ort_providers() and gpu_present()
+    except ImportError:
+        return False
+
+
 def choose(requested: str | None = None) -> Backend:
     """The backend ``auto`` (or ``ALPHAMATTE_BACKEND``) resolves to on this machine."""
     name = (requested or os.environ.get("ALPHAMATTE_BACKEND") or "auto").lower()
@@ -62,7 +83,14 @@ def choose(requested: str | None = None) -> Backend:
         raise BackendUnavailableError(
             "ALPHAMATTE_BACKEND=openvino needs OpenVINO: pip install 'alphamatte[openvino]'"
         )
+    if name == "cuda" and not cuda_usable():
+        raise BackendUnavailableError(
+            "ALPHAMATTE_BACKEND=cuda needs an NVIDIA GPU and onnxruntime-gpu: "
+            "pip install 'alphamatte[gpu]' (instead of [server] or [local])"
+        )
     if name == "auto":
+        if cuda_usable():
+            return "cuda"
         return "openvino" if openvino_installed() and _openvino_bf16() else "onnxruntime"
     return name
 
@@ -114,17 +142,88 @@ class OpenVinoSession:
         return RuntimeInfo("openvino", "CPU", self.precision, self._threads, self.version)
 
 
+class CudaSession:
+    """ONNX Runtime on an NVIDIA GPU: TensorRT (fp16, engines cached on disk) when onnxruntime
+    was built with it and its libraries load, else the CUDA provider in fp32. Runs whole
+    batches; :mod:`alphamatte.engine.batching` groups concurrent requests into them."""
+
+    def __init__(self, model_path: Path, *, dynamic: bool, device_id: int = 0) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        cuda = (
+            "CUDAExecutionProvider",
+            {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE"},
+        )
+        providers: list[object] = [cuda, "CPUExecutionProvider"]
+        if "TensorrtExecutionProvider" in ort.get_available_providers():
+            cache = model_path.parent / "tensorrt"
+            trt = {
+                "device_id": device_id,
+                "trt_fp16_enable": True,
+                "trt_engine_cache_enable": True,
+                "trt_engine_cache_path": str(cache),
+            }
+            providers.insert(0, ("TensorrtExecutionProvider", trt))
+        self._session = ort.InferenceSession(
+            str(model_path), sess_options=options, providers=providers
+        )
+        active = self._session.get_providers()
+        if "CUDAExecutionProvider" not in active:  # ONNX Runtime fell back to the CPU quietly
+            raise BackendUnavailableError(
+                f"CUDA did not start on this machine (providers: {active})"
+            )
+        self.provider = active[0]
+        self.precision = "fp16" if self.provider == "TensorrtExecutionProvider" else "f32"
+        self._input = self._session.get_inputs()[0].name
+        self._output = self._session.get_outputs()[0].name
+        self._dynamic = dynamic
+        self._lock = threading.Lock()
+        self.version = ort.__version__
+        self.device_id = device_id
+
+    @property
+    def dynamic_size(self) -> bool:
+        return self._dynamic
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            outputs = self._session.run([self._output], {self._input: batch})
+        result: np.ndarray = outputs[0]
+        return result
+
+    def info(self) -> RuntimeInfo:
+        name = "tensorrt" if self.provider == "TensorrtExecutionProvider" else "cuda"
+        return RuntimeInfo(name, f"GPU {self.device_id}", self.precision, 0, self.version)
+
+
+AnySession = OrtSession | OpenVinoSession | CudaSession
+
+
 def open_session(
     path: Path, *, dynamic: bool, threads: int | None, backend: str | None = None
-) -> OrtSession | OpenVinoSession:
-    if choose(backend) == "openvino":
+) -> AnySession:
+    chosen = choose(backend)
+    if chosen == "cuda":
+        return CudaSession(path, dynamic=dynamic)
+    if chosen == "openvino":
         return OpenVinoSession(path, threads=threads, dynamic=dynamic)
     return OrtSession(path, threads=threads, dynamic=dynamic)
 
 
+def on_gpu(session: object) -> bool:
+    """Whether concurrent requests should be batched in front of this session."""
+    return isinstance(session, CudaSession)
+
+
 def describe(session: object) -> RuntimeInfo:
     """What a session runs on, for `alphamatte info` and the server's start-up log."""
-    if isinstance(session, OpenVinoSession):
+    inner = getattr(session, "inner", None)  # a MicroBatcher in front of the real session
+    if inner is not None:
+        return describe(inner)
+    if isinstance(session, OpenVinoSession | CudaSession):
         return session.info()
     if isinstance(session, OrtSession):
         import onnxruntime as ort

@@ -7,12 +7,12 @@ import threading
 from pathlib import Path
 
 from alphamatte.engine import acquire
-from alphamatte.engine.backends import BackendUnavailableError, OpenVinoSession, open_session
+from alphamatte.engine.backends import AnySession, BackendUnavailableError, on_gpu, open_session
+from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.cache import confined_model_path, models_dir
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.engine.prepare import prepare, prepared_path
 from alphamatte.engine.registry import DEFAULT_MODEL, ISNET, REGISTRY, ModelSpec, custom_model
-from alphamatte.engine.session import OrtSession
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def _has_dynamic_input(path: Path) -> bool:
 
 def _open(
     spec: ModelSpec, path: Path, *, threads: int | None, fetch: bool, backend: str | None
-) -> OrtSession | OpenVinoSession:
+) -> AnySession:
     directory = path.parent
     if spec.source is not None:
         if fetch:
@@ -65,8 +65,13 @@ def load_matter(
     threads: int | None = None,
     fetch: bool = True,
     backend: str | None = None,
+    batch: BatchPolicy | None = None,
 ) -> Matter:
-    """Open the model once. A file that ONNX Runtime cannot load is re-acquired once."""
+    """Open the model once. A file that ONNX Runtime cannot load is re-acquired once.
+
+    On a GPU, ``batch`` (when it allows more than one image) puts a :class:`MicroBatcher` in
+    front of the session so that concurrent callers share runs.
+    """
     directory = directory or models_dir()
     with _load_lock:
         spec, path = resolve_spec(model, directory)
@@ -86,4 +91,6 @@ def load_matter(
                 raise ModelUnavailableError(
                     f"Model {spec.name} failed to load twice: {second}"
                 ) from second
+    if batch is not None and batch.max_batch > 1 and on_gpu(session):
+        return Matter(MicroBatcher(session, batch), spec, config)
     return Matter(session, spec, config)

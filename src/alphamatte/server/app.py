@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from alphamatte import __version__
 from alphamatte.config import Settings
 from alphamatte.engine.backends import describe
+from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.imaging.decontaminate import warm_up
@@ -43,6 +44,7 @@ def _load_real_matter(settings: Settings) -> Matter:
         directory=settings.models_dir,
         threads=settings.threads,
         backend=settings.backend,
+        batch=BatchPolicy(settings.batch_size, settings.batch_wait_ms / 1000),
     )
 
 
@@ -99,6 +101,13 @@ def create_app(
         await anyio.to_thread.run_sync(migrate, db)
         await anyio.to_thread.run_sync(reap, state)
         state.matter = await anyio.to_thread.run_sync(factory, settings)
+        if isinstance(state.matter.session, MicroBatcher):
+            # A batch fills only if that many requests can be in inference at once.
+            state.executor.shutdown()
+            state.executor = BoundedExecutor(
+                workers=settings.batch_size + 2,
+                max_pending=max(settings.queue_size, 2 * settings.batch_size),
+            )
         # One small inference: the runtime's arena for the full canvas is allocated now, so it
         # belongs to the idle server and the memory budget only has to cover per-photo work.
         matter = state.matter
@@ -118,6 +127,8 @@ def create_app(
             yield
             tasks.cancel_scope.cancel()
         state.executor.shutdown()
+        if isinstance(state.matter.session, MicroBatcher):
+            state.matter.session.close()
         db.dispose()
 
     app = FastAPI(
