@@ -63,6 +63,27 @@ def test_folder_with_a_bad_file_skips_it_and_fails_at_the_end(
     assert (out / "a.png").is_file() and (out / "nested" / "b.png").is_file()
 
 
+def test_a_folder_gives_each_photo_the_same_cutout_as_alone(tmp_path: Path, eval_dir: Path) -> None:
+    """Post-processing of one photo overlaps the next one's inference: nothing may mix."""
+    source = tmp_path / "in"
+    source.mkdir()
+    for name in ("GT18", "GT20", "GT05"):
+        shutil.copy(photo(eval_dir, name), source / f"{name}.png")
+    (source / "GT18.cutout.png").mkdir()  # where GT18's cutout would go: its write fails
+    args = ["--max-side", "256"]
+    together = CliRunner().invoke(cli, ["cutout", str(source), *args])
+    assert together.exit_code == 1 and "GT18" in together.output, together.output
+    assert "2 written, 1 failed" in together.output
+    for name in ("GT20", "GT05"):
+        alone = tmp_path / f"{name}-alone.png"
+        result = CliRunner().invoke(
+            cli, ["cutout", str(photo(eval_dir, name)), "-o", str(alone), *args]
+        )
+        assert result.exit_code == 0, result.output
+        written = np.asarray(Image.open(source / f"{name}.cutout.png"))
+        assert np.array_equal(written, np.asarray(Image.open(alone))), name
+
+
 def test_output_flag_with_many_inputs_is_a_usage_error(tmp_path: Path, eval_dir: Path) -> None:
     result = CliRunner().invoke(
         cli,

@@ -64,7 +64,7 @@ def _process(
     deadline = time.monotonic() + RATE_LIMIT_PATIENCE_S
     while True:
         try:
-            pixels = render(source.read_bytes())
+            finish = render(source.read_bytes())
             break
         except RateLimitError as exc:
             # The SDK already waited out its own retry budget; keep the file rather than fail
@@ -73,7 +73,7 @@ def _process(
                 raise
             on_wait(exc.retry_after or 5.0)
             stop.wait(exc.retry_after or 5.0)
-    write_atomic(target, encode_png(pixels))
+    write_atomic(target, encode_png(finish()))
 
 
 @click.command()

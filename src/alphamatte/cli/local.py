@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from alphamatte.cli.files import check_destinations, expand_inputs, output_path, write_atomic
 from alphamatte.cli.options import engine_options
 from alphamatte.cli.render import (
+    Finish,
     Kind,
     Render,
     api_options,
@@ -26,6 +28,11 @@ from alphamatte.client.errors import (
 )
 from alphamatte.imaging.encode import encode_png
 from alphamatte.imaging.errors import ImageError
+
+
+def _finish(target: Path, finish: Finish) -> None:
+    write_atomic(target, encode_png(finish()))
+
 
 PER_FILE_ERRORS = (ImageError, OSError, ValueError, AlphamatteError)
 # Errors that no other file will escape either: stop the run instead of failing every file.
@@ -45,25 +52,50 @@ def _run(
         raise click.UsageError("No images found in the given inputs.")
     check_destinations(len(files), out, out_dir)
     failures: list[tuple[Path, str]] = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=len(files) < 2,
-    ) as progress:
+
+    def skip(source: Path, exc: Exception) -> None:
+        if isinstance(exc, FATAL_ERRORS):
+            raise click.ClickException(str(exc)) from exc
+        failures.append((source, str(exc)))
+        err.print(f"[red]skipped[/red] {source}: {exc}")
+
+    # Post-processing, PNG encoding and the write of one photo overlap the next photo's
+    # inference (decontamination and zlib leave a core idle that the model can use, and the
+    # other way round). One photo in flight bounds memory.
+    writing: tuple[Path, Future[None]] | None = None
+
+    def finish_write() -> None:
+        if writing is not None:
+            source, future = writing
+            try:
+                future.result()
+            except PER_FILE_ERRORS as exc:
+                skip(source, exc)
+            progress.advance(task)
+
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=len(files) < 2,
+        ) as progress,
+        ThreadPoolExecutor(1, thread_name_prefix="alphamatte-writer") as writer,
+    ):
         task = progress.add_task(kind, total=len(files))
         for source, base in files:
             target = output_path(source, base, out=out, out_dir=out_dir, suffix=kind)
             try:
-                write_atomic(target, encode_png(render(source.read_bytes())))
+                image = render(source.read_bytes())
             except PER_FILE_ERRORS as exc:
-                if isinstance(exc, FATAL_ERRORS):
-                    raise click.ClickException(str(exc)) from exc
-                failures.append((source, str(exc)))
-                err.print(f"[red]skipped[/red] {source}: {exc}")
-            progress.advance(task)
+                skip(source, exc)
+                progress.advance(task)
+                continue
+            finish_write()
+            writing = source, writer.submit(_finish, target, image)
+        finish_write()
     done = len(files) - len(failures)
     err.print(f"{kind}: {done} written, {len(failures)} failed")
     if failures:

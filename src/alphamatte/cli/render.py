@@ -11,7 +11,10 @@ import numpy as np
 from alphamatte.cli.options import load_matter_or_exit
 
 Kind = Literal["matte", "cutout"]
-Render = Callable[[bytes], np.ndarray]
+# A renderer does the model's part of one photo and returns the rest (post-processing that
+# needs no model) as a function, so that the CLI can run it beside the next photo's inference.
+Finish = Callable[[], np.ndarray]
+Render = Callable[[bytes], Finish]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -35,15 +38,21 @@ def api_options(func: F) -> F:
 
 
 def local_renderer(kind: Kind, **engine: object) -> Render:
-    from alphamatte.engine.pipeline import run_matting
+    from alphamatte.engine.pipeline import MatteResult
     from alphamatte.imaging.decode import decode_local
 
     matter = load_matter_or_exit(**engine)
 
-    def render(data: bytes) -> np.ndarray:
+    def render(data: bytes) -> Finish:
         image = decode_local(data)
-        result = run_matting(image, matter)
-        return result.stored_matte(image.orientation) if kind == "matte" else result.cutout()
+        upright = image.upright()
+        coarse = matter.coarse(upright)
+
+        def finish() -> np.ndarray:
+            result = MatteResult(upright, matter.to_full_size(coarse, upright))
+            return result.stored_matte(image.orientation) if kind == "matte" else result.cutout()
+
+        return finish
 
     return render
 
@@ -51,10 +60,10 @@ def local_renderer(kind: Kind, **engine: object) -> Render:
 def api_renderer(kind: Kind, client: Any) -> Render:
     """Through :class:`alphamatte.client.Client`: proxy up, matte down, refined locally."""
 
-    def render(data: bytes) -> np.ndarray:
+    def render(data: bytes) -> Finish:
         matted = client.matte(data)
         image = matted.matte_image() if kind == "matte" else matted.cutout_image()
-        return np.asarray(image)
+        return lambda: np.asarray(image)
 
     return render
 

@@ -144,7 +144,10 @@ class Matter:
         """The float32 matte in 0..1 with exactly the input's height and width."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError("predict expects an H x W x 3 uint8 RGB array")
-        alpha = self.coarse(rgb)
+        return self.to_full_size(self.coarse(rgb), rgb)
+
+    def to_full_size(self, alpha: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+        """The coarse matte of ``rgb`` brought to its size (guided where it is enlarged)."""
         height, width = rgb.shape[:2]
         if alpha.shape == (height, width):
             return alpha
