@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, Request
@@ -10,6 +11,8 @@ from fastapi import Depends, Request
 from alphamatte.server.accounting.keys import ApiKey, authenticate
 from alphamatte.server.errors import ApiError
 from alphamatte.server.state import ServerState
+
+T = TypeVar("T")
 
 
 def get_state(request: Request) -> ServerState:
@@ -20,6 +23,12 @@ def get_state(request: Request) -> ServerState:
 State = Annotated[ServerState, Depends(get_state)]
 
 
+async def _limiter_call(state: ServerState, func: Callable[..., T], *args: Any) -> T:
+    if state.limiter.blocking:
+        return await anyio.to_thread.run_sync(func, *args)
+    return func(*args)
+
+
 def client_address(request: Request) -> str:
     """The caller's address (behind a proxy, uvicorn's --proxy-headers puts the real one here)."""
     return request.client.host if request.client else "unknown"
@@ -28,8 +37,8 @@ def client_address(request: Request) -> str:
 async def require_key(request: Request, state: State) -> ApiKey:
     client = client_address(request)
     # Guessing keys is throttled per address: after too many failures even a good key waits.
-    if await anyio.to_thread.run_sync(state.limiter.auth_blocked, client):
-        wait = await anyio.to_thread.run_sync(state.limiter.auth_retry_after, client)
+    if await _limiter_call(state, state.limiter.auth_blocked, client):
+        wait = await _limiter_call(state, state.limiter.auth_retry_after, client)
         raise ApiError(
             429,
             f"Too many failed authentication attempts; retry in {wait} s.",
@@ -38,7 +47,7 @@ async def require_key(request: Request, state: State) -> ApiKey:
     raw = request.headers.get("x-api-key")
     key = await anyio.to_thread.run_sync(authenticate, state.db, raw)
     if key is None:
-        await anyio.to_thread.run_sync(state.limiter.auth_failed, client)
+        await _limiter_call(state, state.limiter.auth_failed, client)
         raise ApiError(401, "Invalid or missing API key (send it in the X-API-Key header).")
     request.state.key_id = key.id
     return key
@@ -48,7 +57,7 @@ Key = Annotated[ApiKey, Depends(require_key)]
 
 
 async def rate_limited_key(request: Request, state: State, key: Key) -> ApiKey:
-    rate = await anyio.to_thread.run_sync(state.limiter.hit, key.id, key.rate_limit)
+    rate = await _limiter_call(state, state.limiter.hit, key.id, key.rate_limit)
     request.state.extra_headers = rate.headers()
     if not rate.allowed:
         raise ApiError(

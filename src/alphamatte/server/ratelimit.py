@@ -51,9 +51,11 @@ class RateLimiter:
         self.default = parse(default)
         self.auth_failures = parse(auth_failures)
         options = {"socket_timeout": 1, "socket_connect_timeout": 1}
-        storage = storage_from_string(
-            storage_url, **(options if storage_url.startswith("redis") else {})
-        )
+        networked = not storage_url.startswith("memory")
+        storage = storage_from_string(storage_url, **(options if networked else {}))
+        # Redis calls are network I/O and go to a worker thread; the in-process window answers
+        # in microseconds, less than the hop to a thread costs.
+        self.blocking = networked
         self._limiter = MovingWindowRateLimiter(storage)
 
     def item_for(self, override: str | None) -> RateLimitItem:
