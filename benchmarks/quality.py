@@ -17,6 +17,7 @@ from time import perf_counter
 
 import numpy as np
 
+from alphamatte.engine.backends import describe
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.eval.compare import compare, per_mp
@@ -63,10 +64,16 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="only sources whose name contains this")
     parser.add_argument("--report", type=Path, default=None, help="HTML report of best")
     parser.add_argument("--no-halo", action="store_true")
+    parser.add_argument(
+        "--backend", default=None, help="onnxruntime, openvino, cuda (default: ALPHAMATTE_BACKEND)"
+    )
     args = parser.parse_args()
     pairs = [p for p in discover(args.dataset) if args.only is None or args.only in p.source]
-    # One ONNX Runtime session shared by every variant: loading it per variant only costs time.
-    shared = load_matter()
+    # One session shared by every variant (plain included): loading it per variant only costs
+    # time, and the ratios against plain compare pipelines on the same runtime and precision.
+    shared = load_matter(backend=args.backend)
+    runtime = describe(shared.session)
+    print(f"backend {runtime.backend} on {runtime.device}, {runtime.precision}")
     fast = Matter(shared.session, shared.spec, MattingConfig(quality="fast"))
     best = Matter(shared.session, shared.spec, MattingConfig(quality="best"))
     visual = VisualReport() if args.report else None
