@@ -142,7 +142,7 @@ class OpenVinoSession:
         return RuntimeInfo("openvino", "CPU", self.precision, self._threads, self.version)
 
 
-class CudaSession:
+class CudaSession(OrtSession):
     """ONNX Runtime on an NVIDIA GPU: TensorRT (fp16, engines cached on disk) when onnxruntime
     was built with it and its libraries load, else the CUDA provider in fp32. Runs whole
     batches; :mod:`alphamatte.engine.batching` groups concurrent requests into them."""
@@ -150,26 +150,20 @@ class CudaSession:
     def __init__(self, model_path: Path, *, dynamic: bool, device_id: int = 0) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        cuda = (
-            "CUDAExecutionProvider",
-            {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE"},
-        )
-        providers: list[object] = [cuda, "CPUExecutionProvider"]
+        cuda = {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE"}
+        providers: list[str | tuple[str, dict[str, object]]] = [
+            ("CUDAExecutionProvider", cuda),
+            "CPUExecutionProvider",
+        ]
         if "TensorrtExecutionProvider" in ort.get_available_providers():
-            cache = model_path.parent / "tensorrt"
             trt = {
                 "device_id": device_id,
                 "trt_fp16_enable": True,
                 "trt_engine_cache_enable": True,
-                "trt_engine_cache_path": str(cache),
+                "trt_engine_cache_path": str(model_path.parent / "tensorrt"),
             }
             providers.insert(0, ("TensorrtExecutionProvider", trt))
-        self._session = ort.InferenceSession(
-            str(model_path), sess_options=options, providers=providers
-        )
+        super().__init__(model_path, threads=1, dynamic=dynamic, providers=providers)
         active = self._session.get_providers()
         if "CUDAExecutionProvider" not in active:  # ONNX Runtime fell back to the CPU quietly
             raise BackendUnavailableError(
@@ -177,22 +171,8 @@ class CudaSession:
             )
         self.provider = active[0]
         self.precision = "fp16" if self.provider == "TensorrtExecutionProvider" else "f32"
-        self._input = self._session.get_inputs()[0].name
-        self._output = self._session.get_outputs()[0].name
-        self._dynamic = dynamic
-        self._lock = threading.Lock()
         self.version = ort.__version__
         self.device_id = device_id
-
-    @property
-    def dynamic_size(self) -> bool:
-        return self._dynamic
-
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        with self._lock:
-            outputs = self._session.run([self._output], {self._input: batch})
-        result: np.ndarray = outputs[0]
-        return result
 
     def info(self) -> RuntimeInfo:
         name = "tensorrt" if self.provider == "TensorrtExecutionProvider" else "cuda"

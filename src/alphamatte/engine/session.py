@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -32,7 +33,14 @@ def default_threads() -> int:
 class OrtSession:
     """ONNX Runtime on the CPU, created once and shared; runs are serialised by a lock."""
 
-    def __init__(self, model_path: Path, *, threads: int | None = None, dynamic: bool) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        threads: int | None = None,
+        dynamic: bool,
+        providers: Sequence[str | tuple[str, dict[str, object]]] = ("CPUExecutionProvider",),
+    ) -> None:
         import onnxruntime as ort  # deferred: `import alphamatte` must stay light
 
         options = ort.SessionOptions()
@@ -45,7 +53,7 @@ class OrtSession:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         self._session = ort.InferenceSession(
-            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            str(model_path), sess_options=options, providers=list(providers)
         )
         self._input = self._session.get_inputs()[0].name
         self._output = self._session.get_outputs()[0].name
