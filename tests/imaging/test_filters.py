@@ -81,4 +81,7 @@ def test_the_guided_upscale_is_the_same_with_or_without_opencv() -> None:
     )
     with_cv, plain = both(upscale_matte, coarse, rgb)
     assert with_cv.shape == plain.shape == (480, 640)
-    assert np.abs(with_cv - plain).max() < 1e-4
+    # The guided half agrees to float rounding; the bicubic half differs only at steps, where
+    # OpenCV's kernel (a = -0.75) overshoots a little more than Pillow's (a = -0.5).
+    difference = np.abs(with_cv - plain)
+    assert difference.max() < 0.05 and difference.mean() < 1e-3
