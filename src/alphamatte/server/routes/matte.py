@@ -9,7 +9,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from time import perf_counter
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
@@ -27,14 +27,13 @@ from alphamatte.server.body import (
     image_from_multipart,
     read_limited,
 )
-from alphamatte.server.deps import LimitedKey, State
+from alphamatte.server.deps import LimitedKey, State, off_loop_if
 from alphamatte.server.errors import CREDITS_EXPIRED, INSUFFICIENT_CREDIT, ApiError
 from alphamatte.server.result_cache import result_key
 from alphamatte.server.state import ServerState
 
 router = APIRouter(prefix="/v1.0", tags=["matting"])
 Product = Literal["alpha", "cutout"]
-T = TypeVar("T")
 IMAGE_FIELD_HELP = "Base64 of a JPEG, PNG, WebP, TIFF, BMP or GIF (at most 10 MB decoded)"
 
 _JSON_BODY = {
@@ -112,7 +111,7 @@ async def _produce(
     png: bytes | None = None
     if state.results.enabled:
         cache_key = result_key(settings, product, await sha256_hex(data))
-        png = await _cache_call(state, state.results.get, cache_key)
+        png = await off_loop_if(state.results.blocking, state.results.get, cache_key)
         state.metrics.cache.labels("hit" if png is not None else "miss").inc()
     request.state.extra_headers = {
         **getattr(request.state, "extra_headers", {}),
@@ -163,7 +162,7 @@ async def _reserve_and_run(
         if image is not None:
             png = await _infer(state, image, product)
             if cache_key is not None:
-                await _cache_call(state, state.results.put, cache_key, png)
+                await off_loop_if(state.results.blocking, state.results.put, cache_key, png)
     except BaseException:
         await anyio.to_thread.run_sync(credits.refund, state.db, request_id)
         raise
@@ -186,13 +185,6 @@ async def sha256_hex(data: bytes) -> str:
     if len(data) <= INLINE_HASH_BYTES:
         return hashlib.sha256(data).hexdigest()
     return await anyio.to_thread.run_sync(lambda: hashlib.sha256(data).hexdigest())
-
-
-async def _cache_call(state: ServerState, func: Callable[..., T], *args: object) -> T:
-    """Redis lookups go to a worker thread; the in-memory cache answers in microseconds."""
-    if state.results.blocking:
-        return await anyio.to_thread.run_sync(func, *args)
-    return func(*args)
 
 
 async def _infer(state: ServerState, image: DecodedImage, product: Product) -> bytes:
