@@ -23,17 +23,46 @@ from pathlib import Path
 
 import numpy as np
 
+from alphamatte.engine import backends
 from alphamatte.engine.backends import describe
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.matting import Matter
+from alphamatte.engine.session import Session
 from alphamatte.eval.dataset import discover, load_pair
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 
 
-def level(matter: Matter, photos: list[np.ndarray], clients: int, requests: int) -> str:
+class Timed:
+    """The session, timing its runs: how busy the GPU was kept."""
+
+    def __init__(self, inner: Session) -> None:
+        self.inner = inner
+        self.busy = 0.0
+        self.runs = 0
+        self.images = 0
+        self._lock = threading.Lock()  # the session runs one at a time: time runs, not waits
+
+    @property
+    def dynamic_size(self) -> bool:
+        return self.inner.dynamic_size
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            start = time.perf_counter()
+            out = self.inner.run(batch)
+            self.busy += time.perf_counter() - start
+        self.runs += 1
+        self.images += len(batch)
+        return out
+
+
+def level(
+    matter: Matter, timed: Timed, photos: list[np.ndarray], clients: int, requests: int
+) -> str:
     latencies: list[float] = []
+    timed.busy, timed.runs, timed.images = 0.0, 0, 0
     lock = threading.Lock()
 
     def client(index: int) -> None:
@@ -52,8 +81,31 @@ def level(matter: Matter, photos: list[np.ndarray], clients: int, requests: int)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return (
         f"{len(ordered) / wall:7.2f} images/s  p50 {1000 * statistics.median(ordered):8.1f} ms"
-        f"  p99 {1000 * p99:8.1f} ms"
+        f"  p99 {1000 * p99:8.1f} ms  session busy {100 * timed.busy / wall:3.0f}%"
+        f"  {timed.images / max(1, timed.runs):.1f} images/run"
     )
+
+
+def raw(session: Session, sizes: list[int], canvas: int) -> None:
+    """The session alone on random canvases: the first run of each batch size (cuDNN's
+    algorithm search included), then the median of five."""
+    rng = np.random.default_rng(0)
+    for size in sizes:
+        batch = rng.random((size, 3, canvas, canvas), dtype=np.float32) - 0.5
+        start = time.perf_counter()
+        session.run(batch)
+        first = time.perf_counter() - start
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            session.run(batch)
+            times.append(time.perf_counter() - start)
+        median = statistics.median(times)
+        print(
+            f"  batch {size}: first run {1000 * first:7.0f} ms, then {1000 * median:6.1f} ms"
+            f" = {size / median:6.1f} images/s",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -63,16 +115,29 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4, help="per client and level")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--wait-ms", type=float, default=5.0)
+    parser.add_argument(
+        "--cuda-option",
+        action="append",
+        default=[],
+        help="KEY=VALUE for the CUDA provider, e.g. cudnn_conv_algo_search=HEURISTIC",
+    )
+    parser.add_argument("--raw", default=None, help="only the session, at these batch sizes")
     args = parser.parse_args()
+    backends.CUDA_OPTIONS.update(option.split("=", 1) for option in args.cuda_option)
     plain = load_matter(backend=args.backend)
+    runtime = describe(plain.session)
+    print(f"{runtime.backend} on {runtime.device}, {runtime.precision}, {backends.CUDA_OPTIONS}")
+    if args.raw:
+        raw(plain.session, [int(s) for s in args.raw.split(",")], plain.config.max_side)
+        return
+    timed = Timed(plain.session)
+    plain = Matter(timed, plain.spec, plain.config)
     batched = Matter(
-        MicroBatcher(plain.session, BatchPolicy(args.batch, args.wait_ms / 1000)),
+        MicroBatcher(timed, BatchPolicy(args.batch, args.wait_ms / 1000)),
         plain.spec,
         plain.config,
     )
     photos = [load_pair(pair)[0] for pair in list(discover(EVAL))[:8]]
-    runtime = describe(plain.session)
-    print(f"{runtime.backend} on {runtime.device}, {runtime.precision}; {len(photos)} photos")
     for photo in photos[:2]:  # warm-up: kernels chosen, engines built, arenas grown
         plain.predict(photo)
         batched.predict(photo)
@@ -80,7 +145,7 @@ def main() -> None:
         for name, matter in (("off", plain), ("on", batched)):
             print(
                 f"{clients:3d} clients, batching {name:3s}: "
-                + level(matter, photos, clients, args.requests),
+                + level(matter, timed, photos, clients, args.requests),
                 flush=True,
             )
 

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     quality: Literal["fast", "best"] = "fast"
     threads: int | None = Field(default=None, ge=1)
     backend: Literal["auto", "onnxruntime", "openvino", "cuda"] = "auto"  # engine/backends.py
+    # What a GPU computes in: the published fp16 maths, or the widened fp32 graph. Read by
+    # engine/backends.py from the environment; declared here so that a typo is refused.
+    gpu_precision: Literal["fp16", "f32"] = "fp16"
     # On a GPU, concurrent requests of one canvas size run as one batch of up to batch_size
     # images; the first waits at most batch_wait_ms for company (engine/batching.py).
     batch_size: int = Field(default=8, ge=1, le=64)

@@ -10,7 +10,7 @@ import pytest
 from alphamatte.engine.acquire import is_verified
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.prepare import prepared_path
+from alphamatte.engine.prepare import prepare, prepared_path
 from alphamatte.engine.registry import ISNET
 from alphamatte.engine.session import OrtSession
 from alphamatte.eval.dataset import discover, load_pair
@@ -38,6 +38,27 @@ def test_prepared_graph_matches_the_published_one(models_dir: Path) -> None:
     assert difference < 1e-3
     small = prepared.run(np.ascontiguousarray(batch[:, :, :320, :480]))
     assert small.shape == (1, 1, 320, 480)
+
+
+def test_prepared_graphs_run_a_batch_as_its_images_alone(models_dir: Path) -> None:
+    """A GPU batches concurrent requests: each image of a batch gets the matte it gets alone,
+    in the fp32 graph and in the fp16 one a GPU runs."""
+    rng = np.random.default_rng(11)
+    batch = rng.random((3, 3, 256, 320), dtype=np.float32) - 0.5
+    for half in (False, True):
+        session = OrtSession(prepare(models_dir / ISNET.filename, half=half), dynamic=True)
+        together = session.run(batch)
+        alone = np.concatenate([session.run(batch[i : i + 1]) for i in range(3)])
+        assert together.shape == (3, 1, 256, 320)
+        assert np.abs(together - alone).max() < 1e-5, f"half={half}"
+
+
+def test_the_fp16_graph_keeps_the_published_maths(models_dir: Path) -> None:
+    original = OrtSession(models_dir / ISNET.filename, dynamic=False)
+    half = OrtSession(prepare(models_dir / ISNET.filename, half=True), dynamic=True)
+    batch = np.random.default_rng(5).random((1, 3, 1024, 1024), dtype=np.float32) - 0.5
+    assert np.abs(original.run(batch) - half.run(batch)).max() < 1e-3
+    assert half.run(np.ascontiguousarray(batch[:, :, :320, :480])).shape == (1, 1, 320, 480)
 
 
 # Bounds are about 2x the SAD measured for these photos (3.8, 1.8, 3.6 at max side 1024);

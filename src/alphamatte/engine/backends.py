@@ -22,6 +22,10 @@ from alphamatte.engine.session import OrtSession, default_threads
 Backend = Literal["auto", "onnxruntime", "openvino", "cuda"]
 BACKENDS: tuple[Backend, ...] = ("auto", "onnxruntime", "openvino", "cuda")
 COMPILED_SHAPES = 4  # compiled models kept per session: the canvas sizes in use are few
+# CUDA provider options. cudnn_conv_algo_search: how cuDNN picks a convolution algorithm for
+# each new input shape; EXHAUSTIVE times every candidate, which costs seconds per shape, and a
+# micro-batcher makes a new shape for every batch size it happens to form.
+CUDA_OPTIONS: dict[str, object] = {"cudnn_conv_algo_search": "EXHAUSTIVE"}
 
 
 class BackendUnavailableError(RuntimeError):
@@ -70,6 +74,15 @@ def cuda_usable() -> bool:
         return "CUDAExecutionProvider" in _ort_providers() and gpu_present()
     except ImportError:
         return False
+
+
+def gpu_half() -> bool:
+    """Whether a GPU runs the published fp16 maths (``ALPHAMATTE_GPU_PRECISION=fp16``, the
+    default) or the widened fp32 graph (``f32``)."""
+    name = os.environ.get("ALPHAMATTE_GPU_PRECISION", "fp16").lower()
+    if name not in ("fp16", "f32"):
+        raise BackendUnavailableError(f"Unknown GPU precision {name!r}; choose fp16 or f32.")
+    return name == "fp16"
 
 
 def choose(requested: str | None = None) -> Backend:
@@ -142,20 +155,40 @@ class OpenVinoSession:
         return RuntimeInfo("openvino", "CPU", self.precision, self._threads, self.version)
 
 
+def _tensorrt_loads() -> bool:
+    """onnxruntime-gpu lists TensorRT whether or not its libraries are installed; asking for it
+    without them makes ONNX Runtime drop every provider option while it falls back."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libnvinfer.so.10")
+    except OSError:
+        return False
+    return True
+
+
 class CudaSession(OrtSession):
     """ONNX Runtime on an NVIDIA GPU: TensorRT (fp16, engines cached on disk) when onnxruntime
-    was built with it and its libraries load, else the CUDA provider in fp32. Runs whole
-    batches; :mod:`alphamatte.engine.batching` groups concurrent requests into them."""
+    was built with it and its libraries load, else the CUDA provider, in the precision of the
+    graph it is given (the loader passes the fp16 one unless ``ALPHAMATTE_GPU_PRECISION=f32``).
+    Runs whole batches; :mod:`alphamatte.engine.batching` groups concurrent requests into them."""
 
-    def __init__(self, model_path: Path, *, dynamic: bool, device_id: int = 0) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        dynamic: bool,
+        half: bool = False,
+        device_id: int = 0,
+    ) -> None:
         import onnxruntime as ort
 
-        cuda = {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE"}
+        cuda = {"device_id": device_id, **CUDA_OPTIONS}
         providers: list[str | tuple[str, dict[str, object]]] = [
             ("CUDAExecutionProvider", cuda),
             "CPUExecutionProvider",
         ]
-        if "TensorrtExecutionProvider" in ort.get_available_providers():
+        if "TensorrtExecutionProvider" in ort.get_available_providers() and _tensorrt_loads():
             trt = {
                 "device_id": device_id,
                 "trt_fp16_enable": True,
@@ -170,7 +203,8 @@ class CudaSession(OrtSession):
                 f"CUDA did not start on this machine (providers: {active})"
             )
         self.provider = active[0]
-        self.precision = "fp16" if self.provider == "TensorrtExecutionProvider" else "f32"
+        trt = self.provider == "TensorrtExecutionProvider"
+        self.precision = "fp16" if trt or half else "f32"
         self.version = ort.__version__
         self.device_id = device_id
 
@@ -183,11 +217,17 @@ AnySession = OrtSession | OpenVinoSession | CudaSession
 
 
 def open_session(
-    path: Path, *, dynamic: bool, threads: int | None, backend: str | None = None
+    path: Path,
+    *,
+    dynamic: bool,
+    threads: int | None,
+    backend: str | None = None,
+    half: bool = False,
 ) -> AnySession:
+    """``half``: ``path`` computes in fp16 (only a GPU is given such a graph)."""
     chosen = choose(backend)
     if chosen == "cuda":
-        return CudaSession(path, dynamic=dynamic)
+        return CudaSession(path, dynamic=dynamic, half=half)
     if chosen == "openvino":
         return OpenVinoSession(path, threads=threads, dynamic=dynamic)
     return OrtSession(path, threads=threads, dynamic=dynamic)

@@ -7,7 +7,14 @@ import threading
 from pathlib import Path
 
 from alphamatte.engine import acquire
-from alphamatte.engine.backends import AnySession, BackendUnavailableError, on_gpu, open_session
+from alphamatte.engine.backends import (
+    AnySession,
+    BackendUnavailableError,
+    choose,
+    gpu_half,
+    on_gpu,
+    open_session,
+)
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.cache import confined_model_path, models_dir
 from alphamatte.engine.matting import Matter, MattingConfig
@@ -50,7 +57,9 @@ def _open(
                 f"Model {spec.name} is not in {directory}; run `alphamatte model fetch`."
             )
     if spec.name == ISNET.name:
-        return open_session(prepare(path), threads=threads, dynamic=True, backend=backend)
+        half = choose(backend) == "cuda" and gpu_half()
+        graph = prepare(path, half=half)
+        return open_session(graph, threads=threads, dynamic=True, backend=backend, half=half)
     return open_session(path, threads=threads, dynamic=_has_dynamic_input(path), backend=backend)
 
 
@@ -84,7 +93,8 @@ def load_matter(
                 raise ModelUnavailableError(f"Cannot load model file {path}: {first}") from first
             log.warning("model %s failed to load (%s); acquiring it again", spec.name, first)
             path.unlink(missing_ok=True)
-            prepared_path(path).unlink(missing_ok=True)
+            for half in (False, True):
+                prepared_path(path, half=half).unlink(missing_ok=True)
             try:
                 session = _open(spec, path, threads=threads, fetch=True, backend=backend)
             except Exception as second:

@@ -1,6 +1,6 @@
 """Deterministic rewrites of the downloaded IS-Net graph into the variant we run.
 
-Two rewrites, both checked against the untouched graph by the test suite:
+Three rewrites, each checked against the untouched graph by the test suite:
 
 * **fp32** — the published weights are fp16, so ONNX Runtime's CPU provider wraps most ops in
   Cast nodes. Widening initializers and constants to fp32 and turning the fp16 Casts into
@@ -9,6 +9,11 @@ Two rewrites, both checked against the untouched graph by the test suite:
   output size (e.g. ``[32, 32]`` at a 1024² input). Each size is rewired to read the spatial
   shape of the tensor it is concatenated or added with, or of the graph input for side outputs,
   so any multiple-of-32 input works and smaller inputs cost proportionally less.
+* **dynamic batch** — the export fixed the batch at 1; a GPU session runs several concurrent
+  requests' canvases as one batch (:mod:`alphamatte.engine.batching`).
+
+A GPU has fp16 units, so for it :func:`prepare` can also keep the published fp16 maths
+(``half=True``): the same shape rewrites, no widening.
 """
 
 from __future__ import annotations
@@ -21,20 +26,23 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-PREPARED_VERSION = 1  # bump when a rewrite changes; prepared files are keyed by it
+PREPARED_VERSION = 2  # bump when a rewrite changes; prepared files are keyed by it
 
 
-def prepared_path(source: Path) -> Path:
-    return source.with_name(f"{source.stem}.prepared-v{PREPARED_VERSION}.onnx")
+def prepared_path(source: Path, *, half: bool = False) -> Path:
+    suffix = "-fp16" if half else ""
+    return source.with_name(f"{source.stem}.prepared-v{PREPARED_VERSION}{suffix}.onnx")
 
 
-def prepare(source: Path) -> Path:
-    """Write (once) and return the prepared variant next to ``source``."""
-    target = prepared_path(source)
+def prepare(source: Path, *, half: bool = False) -> Path:
+    """Write (once) and return the prepared variant next to ``source``: fp32 for CPUs, or the
+    published fp16 maths (``half``) for GPUs."""
+    target = prepared_path(source, half=half)
     if target.is_file():
         return target
     model = onnx.load(str(source))
-    widen_to_fp32(model)
+    if not half:
+        widen_to_fp32(model)
     make_spatial_dims_dynamic(model)
     onnx.checker.check_model(model)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
@@ -71,10 +79,11 @@ def widen_to_fp32(model: onnx.ModelProto) -> None:
 def _through_identities(
     name: str, consumers: dict[str, list[onnx.NodeProto]]
 ) -> list[tuple[onnx.NodeProto, str]]:
-    """Consumers of ``name``, looking through Identity nodes: (node, the input it reads)."""
+    """Consumers of ``name``, looking through Identity and Cast nodes (the fp16 graph keeps its
+    Casts): (node, the input it reads)."""
     found: list[tuple[onnx.NodeProto, str]] = []
     for node in consumers.get(name, []):
-        if node.op_type == "Identity":
+        if node.op_type in ("Identity", "Cast"):
             found.extend(_through_identities(node.output[0], consumers))
         else:
             found.append((node, name))
@@ -82,6 +91,7 @@ def _through_identities(
 
 
 def make_spatial_dims_dynamic(model: onnx.ModelProto) -> None:
+    """Any batch and any multiple-of-32 H×W: every resize reads its size from the graph."""
     graph = model.graph
     producers = {out: node for node in graph.node for out in node.output}
     consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
@@ -137,6 +147,7 @@ def make_spatial_dims_dynamic(model: onnx.ModelProto) -> None:
     for value in list(graph.input) + list(graph.output):
         dims = value.type.tensor_type.shape.dim
         if len(dims) == 4:
+            dims[0].dim_param = "batch"
             dims[2].dim_param = "height"
             dims[3].dim_param = "width"
     del graph.value_info[:]  # stale static shapes; ORT re-infers them
