@@ -132,11 +132,10 @@ def main() -> None:
         return
     timed = Timed(plain.session)
     plain = Matter(timed, plain.spec, plain.config)
-    batched = Matter(
-        MicroBatcher(timed, BatchPolicy(args.batch, args.wait_ms / 1000)),
-        plain.spec,
-        plain.config,
-    )
+    batcher = MicroBatcher(timed, BatchPolicy(args.batch, args.wait_ms / 1000))
+    batched = Matter(batcher, plain.spec, plain.config)
+    for side in plain.canvas_sides():  # as the loader does for a server on a GPU
+        batcher.warm(side, side)
     photos = [load_pair(pair)[0] for pair in list(discover(EVAL))[:8]]
     for photo in photos[:2]:  # warm-up: kernels chosen, engines built, arenas grown
         plain.predict(photo)

@@ -24,9 +24,10 @@ class Settings(BaseSettings):
     # What a GPU computes in: the published fp16 maths, or the widened fp32 graph. Read by
     # engine/backends.py from the environment; declared here so that a typo is refused.
     gpu_precision: Literal["fp16", "f32"] = "fp16"
-    # On a GPU, concurrent requests of one canvas size run as one batch of up to batch_size
-    # images; the first waits at most batch_wait_ms for company (engine/batching.py).
-    batch_size: int = Field(default=8, ge=1, le=64)
+    # On a GPU, concurrent requests of one canvas size may run as one batch of up to batch_size
+    # images; the first waits at most batch_wait_ms for company (engine/batching.py). Off by
+    # default: on an H100 the batcher delivered fewer images/s than single runs (docs/gpu.md).
+    batch_size: int = Field(default=1, ge=1, le=64)
     batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
 
     max_input_bytes: int = Field(default=10 * 1024 * 1024, ge=1)

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alphamatte.engine import loader
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.matting import Matter
+from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.engine.registry import ISNET
 from alphamatte.engine.session import OrtSession
 from tests.fakes import FakeSession
@@ -103,6 +104,30 @@ def test_batched_mattes_equal_unbatched_ones_through_the_engine() -> None:
         np.testing.assert_array_equal(matte, alone.predict(photo))
 
 
+def test_runs_have_only_the_few_batch_sizes_the_gpu_was_warmed_for() -> None:
+    """Seven requests at once run as 4 + 2 + 1 images, never as a batch of 7 or 5: each new
+    batch size would make the GPU runtime choose its kernels again (seconds)."""
+    inner = SlowSession()
+    batcher = MicroBatcher(inner, BatchPolicy(max_batch=8, max_wait_s=0.3))
+    batches = canvases(7)
+    results = run_concurrently(batcher, batches)
+    batcher.close()
+    for batch, result in zip(batches, results, strict=True):
+        np.testing.assert_array_equal(result, FakeSession().run(batch))
+    assert sorted(shape[0] for shape in inner.calls) == [1, 2, 4]
+
+
+def test_allowed_sizes_and_warm_up() -> None:
+    assert BatchPolicy(max_batch=8).sizes == (1, 2, 4, 8)
+    assert BatchPolicy(max_batch=6).sizes == (1, 2, 4, 6)
+    assert BatchPolicy(max_batch=1).sizes == (1,)
+    inner = FakeSession()
+    batcher = MicroBatcher(inner, BatchPolicy(max_batch=6))
+    batcher.warm(64, 96)
+    batcher.close()
+    assert inner.calls == [(1, 3, 64, 96), (2, 3, 64, 96), (4, 3, 64, 96), (6, 3, 64, 96)]
+
+
 def test_policy_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         BatchPolicy(max_batch=0)
@@ -113,3 +138,18 @@ def test_policy_rejects_nonsense() -> None:
 def test_a_cpu_session_is_not_put_behind_a_batcher(models_dir: Path) -> None:
     matter = load_matter(fetch=False, backend="onnxruntime", batch=BatchPolicy(8, 0.005))
     assert isinstance(matter.session, OrtSession)
+
+
+def test_a_gpu_session_is_batched_and_warmed_for_every_canvas_it_will_see(
+    models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner = FakeSession()
+    monkeypatch.setattr(loader, "open_session", lambda *args, **kwargs: inner)
+    monkeypatch.setattr(loader, "on_gpu", lambda session: session is inner)
+    matter = load_matter(
+        fetch=False, batch=BatchPolicy(4, 0.005), config=MattingConfig(quality="best")
+    )
+    assert isinstance(matter.session, MicroBatcher)
+    matter.session.close()
+    warmed = [(n, side) for n, _, side, _ in inner.calls]
+    assert warmed == [(1, 768), (2, 768), (4, 768), (1, 1024), (2, 1024), (4, 1024)]

@@ -102,5 +102,9 @@ def load_matter(
                     f"Model {spec.name} failed to load twice: {second}"
                 ) from second
     if batch is not None and batch.max_batch > 1 and on_gpu(session):
-        return Matter(MicroBatcher(session, batch), spec, config)
+        batcher = MicroBatcher(session, batch)
+        matter = Matter(batcher, spec, config)
+        for side in matter.canvas_sides():
+            batcher.warm(side, side)
+        return matter
     return Matter(session, spec, config)

@@ -75,6 +75,15 @@ class Matter:
             return self.spec.input_size
         return min(self.config.max_side, HARD_MAX_SIDE) // SIDE_MULTIPLE * SIDE_MULTIPLE
 
+    def canvas_sides(self) -> tuple[int, ...]:
+        """Every canvas side this configuration runs the network at."""
+        sides = {self.canvas_side()}
+        if self.config.quality == "best" and self.session.dynamic_size:
+            scaled = self._scaled_side(BEST_SCALE)
+            if scaled >= BEST_MIN_SIDE:
+                sides.add(scaled)
+        return tuple(sorted(sides))
+
     def inference_size(self, width: int, height: int, side: int | None = None) -> tuple[int, int]:
         """The (width, height) the photo is resized to before it is placed on the canvas."""
         side = side or self.canvas_side()

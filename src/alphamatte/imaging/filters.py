@@ -11,19 +11,31 @@ for a wide Gaussian, Pillow's C resampler for resizing.
 from __future__ import annotations
 
 import math
+import threading
 from functools import cache
 from importlib import import_module
-from importlib.util import find_spec
 from types import ModuleType
 
 import numpy as np
 from PIL import Image
 
+_opencv_lock = threading.Lock()
+
 
 @cache
+def _import_opencv() -> ModuleType | None:
+    try:
+        return import_module("cv2")
+    except ImportError:
+        return None
+
+
 def opencv() -> ModuleType | None:
-    """OpenCV when installed, imported on first use (it costs ~0.1 s to import)."""
-    return import_module("cv2") if find_spec("cv2") is not None else None
+    """OpenCV when installed, imported on first use (it costs ~0.1 s to import). Concurrent first
+    calls wait for one import: asking ``find_spec`` while another thread is inside cv2's
+    bootstrap raised "cv2.__spec__ is None" under concurrent first requests."""
+    with _opencv_lock:
+        return _import_opencv()
 
 
 _RESAMPLE = {
