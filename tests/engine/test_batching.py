@@ -55,18 +55,25 @@ def run_concurrently(session: MicroBatcher, batches: list[np.ndarray]) -> list[n
         return list(pool.map(call, batches))
 
 
-def test_concurrent_callers_share_runs_and_each_gets_its_own_matte() -> None:
+def serve_at_once(count: int, policy: BatchPolicy) -> tuple[MicroBatcher, list[int]]:
+    """``count`` one-image callers at once; each must get its own matte. Returns the batcher
+    and the batch size of every run it made."""
     inner = SlowSession()
-    batcher = MicroBatcher(inner, BatchPolicy(max_batch=8, max_wait_s=0.05))
-    batches = canvases(16)
+    batcher = MicroBatcher(inner, policy)
+    batches = canvases(count)
     results = run_concurrently(batcher, batches)
     batcher.close()
     for batch, result in zip(batches, results, strict=True):
         assert result.shape == (1, 1, 64, 64)
         np.testing.assert_array_equal(result, FakeSession().run(batch))
-    assert batcher.batches_run < len(batches)  # some runs carried several requests
-    assert max(shape[0] for shape in inner.calls) <= 8
-    assert sum(shape[0] for shape in inner.calls) == len(batches)
+    return batcher, [shape[0] for shape in inner.calls]
+
+
+def test_concurrent_callers_share_runs_and_each_gets_its_own_matte() -> None:
+    batcher, sizes = serve_at_once(16, BatchPolicy(max_batch=8, max_wait_s=0.05))
+    assert batcher.batches_run < 16  # some runs carried several requests
+    assert max(sizes) <= 8
+    assert sum(sizes) == 16
 
 
 def test_different_canvas_sizes_never_share_a_batch() -> None:
@@ -107,14 +114,8 @@ def test_batched_mattes_equal_unbatched_ones_through_the_engine() -> None:
 def test_runs_have_only_the_few_batch_sizes_the_gpu_was_warmed_for() -> None:
     """Seven requests at once run as 4 + 2 + 1 images, never as a batch of 7 or 5: each new
     batch size would make the GPU runtime choose its kernels again (seconds)."""
-    inner = SlowSession()
-    batcher = MicroBatcher(inner, BatchPolicy(max_batch=8, max_wait_s=0.3))
-    batches = canvases(7)
-    results = run_concurrently(batcher, batches)
-    batcher.close()
-    for batch, result in zip(batches, results, strict=True):
-        np.testing.assert_array_equal(result, FakeSession().run(batch))
-    assert sorted(shape[0] for shape in inner.calls) == [1, 2, 4]
+    _, sizes = serve_at_once(7, BatchPolicy(max_batch=8, max_wait_s=0.3))
+    assert sorted(sizes) == [1, 2, 4]
 
 
 def test_allowed_sizes_and_warm_up() -> None:

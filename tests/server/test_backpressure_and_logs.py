@@ -18,6 +18,7 @@ from PIL import Image
 from alphamatte.config import Settings
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.engine.registry import ISNET
+from alphamatte.server import app as server_app
 from tests.conftest import gradient_rgb, image_bytes
 from tests.fakes import FakeSession
 from tests.server.live import running
@@ -109,3 +110,13 @@ def test_real_model_through_real_http(tmp_path: Path, models_dir: Path) -> None:
     assert matte.mode == "L" and matte.size == Image.open(io.BytesIO(data)).size
     values = np.asarray(matte)
     assert values.min() < 10 and values.max() > 245
+
+
+def test_on_a_gpu_enough_requests_are_in_flight_to_keep_it_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(Settings(home=tmp_path / "cpu")) as live:
+        assert live.state.executor.workers <= 4  # a CPU inference already uses every core
+    monkeypatch.setattr(server_app, "on_gpu", lambda session: True)
+    with running(Settings(home=tmp_path / "gpu")) as live:
+        assert live.state.executor.workers == server_app.GPU_INFLIGHT + 2

@@ -24,6 +24,7 @@ class BoundedExecutor:
     """
 
     def __init__(self, workers: int, max_pending: int) -> None:
+        self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alphamatte")
         self._slots = threading.BoundedSemaphore(max_pending)
 
