@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,17 @@ def test_prepared_graphs_run_a_batch_as_its_images_alone(models_dir: Path) -> No
         alone = np.concatenate([session.run(batch[i : i + 1]) for i in range(3)])
         assert together.shape == (3, 1, 256, 320)
         assert np.abs(together - alone).max() < 1e-5, f"half={half}"
+
+
+def test_preparing_removes_files_of_earlier_rewrites(models_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / ISNET.filename
+    shutil.copyfile(models_dir / ISNET.filename, source)
+    stale = tmp_path / f"{source.stem}.prepared-v1.onnx"
+    stale.write_bytes(b"an older rewrite")
+    half = prepare(source, half=True)
+    full = prepare(source)
+    assert not stale.exists()
+    assert half.is_file() and full.is_file()  # the current version's two variants both stay
 
 
 def test_the_fp16_graph_keeps_the_published_maths(models_dir: Path) -> None:

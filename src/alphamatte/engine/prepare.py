@@ -51,7 +51,16 @@ def prepare(source: Path, *, half: bool = False) -> Path:
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+    _remove_older_versions(source)
     return target
+
+
+def _remove_older_versions(source: Path) -> None:
+    """Prepared files of earlier rewrites are never read again (~176 MB each)."""
+    current = {prepared_path(source).name, prepared_path(source, half=True).name}
+    for stale in source.parent.glob(f"{source.stem}.prepared-v*.onnx"):
+        if stale.name not in current:
+            stale.unlink(missing_ok=True)
 
 
 def widen_to_fp32(model: onnx.ModelProto) -> None:
