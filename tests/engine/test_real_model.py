@@ -13,7 +13,7 @@ from alphamatte.engine.loader import load_matter
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.engine.prepare import prepare, prepared_path
 from alphamatte.engine.registry import ISNET
-from alphamatte.engine.session import OrtSession
+from alphamatte.engine.session import OrtSession, PerShapeSession
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad
 
@@ -96,3 +96,21 @@ def test_smaller_max_side_still_finds_the_subject(eval_dir: Path) -> None:
     pred = small.predict(rgb)
     assert pred.shape == gt.shape
     assert sad(pred / 255.0, gt / 255.0) < 8.0
+
+
+def test_one_session_per_shape_gives_the_same_mattes(models_dir: Path) -> None:
+    """What a GPU runs (ONNX Runtime's CUDA provider slows down when shapes alternate): here on
+    the CPU provider, the same mattes as one shared session, and at most max_shapes sessions."""
+    graph = prepared_path(models_dir / ISNET.filename)
+    shared = OrtSession(graph, dynamic=True)
+    per_shape = PerShapeSession(graph, dynamic=True, max_shapes=2)
+    rng = np.random.default_rng(2)
+    a, b, c = (
+        rng.random(shape, dtype=np.float32) - 0.5
+        for shape in [(1, 3, 64, 64), (2, 3, 64, 64), (1, 3, 96, 64)]
+    )
+    for batch in (a, b, a):
+        assert np.abs(per_shape.run(batch) - shared.run(batch)).max() < 1e-5
+    assert per_shape.shapes == [b.shape, a.shape]
+    np.testing.assert_allclose(per_shape.run(c), shared.run(c), atol=1e-5)
+    assert per_shape.shapes == [a.shape, c.shape]  # the least recently used (b) was dropped

@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from alphamatte.engine.session import OrtSession, default_threads
+from alphamatte.engine.session import OrtSession, PerShapeSession, default_threads
 
 Backend = Literal["auto", "onnxruntime", "openvino", "cuda"]
 BACKENDS: tuple[Backend, ...] = ("auto", "onnxruntime", "openvino", "cuda")
@@ -168,11 +168,12 @@ def _tensorrt_loads() -> bool:
     return True
 
 
-class CudaSession(OrtSession):
+class CudaSession(PerShapeSession):
     """ONNX Runtime on an NVIDIA GPU: TensorRT (fp16, engines cached on disk) when onnxruntime
     was built with it and its libraries load, else the CUDA provider, in the precision of the
     graph it is given (the loader passes the fp16 one unless ``ALPHAMATTE_GPU_PRECISION=f32``).
-    Runs whole batches; :mod:`alphamatte.engine.batching` groups concurrent requests into them."""
+    Runs whole batches; :mod:`alphamatte.engine.batching` groups concurrent requests into them.
+    One ONNX Runtime session per input shape (see :class:`PerShapeSession`)."""
 
     def __init__(
         self,
