@@ -235,16 +235,20 @@ def open_session(
     return OrtSession(path, threads=threads, dynamic=dynamic)
 
 
+def _unwrapped(session: object) -> object:
+    """The runtime session itself, also when a MicroBatcher stands in front of it."""
+    inner = getattr(session, "inner", None)
+    return session if inner is None else _unwrapped(inner)
+
+
 def on_gpu(session: object) -> bool:
-    """Whether concurrent requests should be batched in front of this session."""
-    return isinstance(session, CudaSession)
+    """Whether this session (or the one behind its batcher) runs on a GPU."""
+    return isinstance(_unwrapped(session), CudaSession)
 
 
 def describe(session: object) -> RuntimeInfo:
     """What a session runs on, for `alphamatte info` and the server's start-up log."""
-    inner = getattr(session, "inner", None)  # a MicroBatcher in front of the real session
-    if inner is not None:
-        return describe(inner)
+    session = _unwrapped(session)
     if isinstance(session, OpenVinoSession | CudaSession):
         return session.info()
     if isinstance(session, OrtSession):

@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -80,9 +80,14 @@ class OrtSession:
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:
-            outputs = self._session.run([self._output], {self._input: batch})
+            session = self._session_for(tuple(batch.shape))
+            outputs = session.run([self._output], {self._input: batch})
         result: np.ndarray = outputs[0]
         return result
+
+    def _session_for(self, shape: tuple[int, ...]) -> ort.InferenceSession:
+        """The ONNX Runtime session that runs this input shape (called under the lock)."""
+        return self._session
 
 
 class PerShapeSession(OrtSession):
@@ -93,8 +98,16 @@ class PerShapeSession(OrtSession):
     views in turn) took 3.1 s per photo against 0.05 s for ``fast``. A session that only ever
     sees one shape never switches."""
 
-    def __init__(self, model_path: Path, *, max_shapes: int = 8, **kwargs: Any) -> None:
-        super().__init__(model_path, **kwargs)
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        threads: int | None = None,
+        dynamic: bool,
+        providers: Sequence[str | tuple[str, dict[str, object]]] = ("CPUExecutionProvider",),
+        max_shapes: int = 8,
+    ) -> None:
+        super().__init__(model_path, threads=threads, dynamic=dynamic, providers=providers)
         self.max_shapes = max_shapes
         self._by_shape: OrderedDict[tuple[int, ...], ort.InferenceSession] = OrderedDict()
         # The session opened at start (it proved that the provider works) serves the first shape.
@@ -105,15 +118,11 @@ class PerShapeSession(OrtSession):
         """The shapes that have a session, least recently used first."""
         return list(self._by_shape)
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        shape = tuple(batch.shape)
-        with self._lock:
-            session = self._by_shape.pop(shape, None)
-            if session is None:
-                session, self._spare = self._spare or self._new_session(), None
-                if len(self._by_shape) >= self.max_shapes:
-                    self._by_shape.popitem(last=False)
-            self._by_shape[shape] = session
-            outputs = session.run([self._output], {self._input: batch})
-        result: np.ndarray = outputs[0]
-        return result
+    def _session_for(self, shape: tuple[int, ...]) -> ort.InferenceSession:
+        session = self._by_shape.pop(shape, None)
+        if session is None:
+            session, self._spare = self._spare or self._new_session(), None
+            if len(self._by_shape) >= self.max_shapes:
+                self._by_shape.popitem(last=False)
+        self._by_shape[shape] = session
+        return session

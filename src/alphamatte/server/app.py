@@ -102,8 +102,7 @@ def create_app(
         await anyio.to_thread.run_sync(migrate, db)
         await anyio.to_thread.run_sync(reap, state)
         state.matter = await anyio.to_thread.run_sync(factory, settings)
-        session = state.matter.session
-        if on_gpu(session.inner if isinstance(session, MicroBatcher) else session):
+        if on_gpu(state.matter.session):
             # The GPU runs one photo in ~11 ms while its decode, resize and encode take longer
             # on the CPU: enough requests must be in flight to keep it busy (8 clients kept it
             # 95 % busy on an H100), and a batch fills only if that many are.
