@@ -13,6 +13,7 @@ from alphamatte.eval.metrics import background_leak, gradient_error
 from alphamatte.imaging.compose import cutout
 from alphamatte.imaging.decontaminate import foreground_colours
 from alphamatte.imaging.effects import composite
+from alphamatte.imaging.encode import encode_png
 from alphamatte.imaging.refine import STRIP_ROWS, upscale_matte
 from alphamatte.imaging.resize import resize_matte
 
@@ -115,3 +116,25 @@ def test_leak_metric_drops_on_real_photos(eval_dir: Path) -> None:
     assert np.mean(raw) > 10.0
     assert np.mean(clean) < 0.5 * np.mean(raw)
     assert sum(c < r for c, r in zip(clean, raw, strict=True)) == len(raw)  # every photo
+
+
+def test_cutout_clears_only_fully_transparent_pixels() -> None:
+    photo, alpha, _ = soft_disc()
+    rgba = cutout(photo, alpha)
+    clear = rgba[:, :, 3] == 0
+    assert clear.any() and (rgba[:, :, 3] == 255).any()
+    assert not rgba[clear].any()  # (0, 0, 0, 0): nothing of the old background stays
+    opaque = rgba[:, :, 3] == 255
+    assert np.array_equal(rgba[:, :, :3][opaque], photo[opaque])
+    partial = ~clear & ~opaque
+    assert rgba[:, :, :3][partial].min(axis=1).max() > 0  # edge colours are kept
+
+
+def test_clearing_transparent_pixels_halves_a_noisy_cutout_png() -> None:
+    rng = np.random.default_rng(5)
+    photo = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)  # camera-like noise
+    alpha = np.zeros((300, 400), np.float32)
+    alpha[100:200, 150:250] = 1.0
+    kept = encode_png(np.dstack([photo, (alpha * 255).astype(np.uint8)]))
+    cleared = encode_png(cutout(photo, alpha))
+    assert len(cleared) < len(kept) / 2
