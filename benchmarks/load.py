@@ -7,6 +7,7 @@ real one. Requests are bounded in count and time. Run from the repo root:
     .venv/bin/python benchmarks/load.py --requests 10000 --concurrency 16
     .venv/bin/python benchmarks/load.py --model real --requests 40 --concurrency 4
     .venv/bin/python benchmarks/load.py --repeat-image   # every request hits the result cache
+    .venv/bin/python benchmarks/load.py --workers 2      # `alphamatte serve --workers 2`
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import argparse
 import asyncio
 import base64
 import io
-import multiprocessing
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -48,22 +51,60 @@ def instant_matter(settings: Settings) -> Matter:
     return InstantMatter(None, ISNET, MattingConfig(max_side=settings.max_side))  # type: ignore[arg-type]
 
 
-def serve(settings: Settings, model: str, port: int, ready: object) -> None:
-    import uvicorn
-
+def app() -> object:
+    """The app each server process builds (uvicorn imports this module by name, as
+    `alphamatte serve` imports the real factory); settings come from ALPHAMATTE_* variables."""
     from alphamatte.server.app import create_app
 
-    app = create_app(settings, instant_matter if model == "instant" else None)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    ready.set()  # type: ignore[attr-defined]
-    uvicorn.Server(config).run()
+    model = os.environ.get("LOAD_BENCH_MODEL", "instant")
+    return create_app(Settings(), instant_matter if model == "instant" else None)
+
+
+def serve(port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "load:app",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def _tree(pid: int) -> list[str]:
+    """/proc entries of ``pid`` and its children (the worker processes of --workers N)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone, or not ours to read
+        # The command name may hold spaces; the fields after its closing parenthesis do not.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if int(entry.name) == pid or ppid == pid:
+            found.append(str(entry))
+    return found
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    total = 0.0
+    for entry in _tree(pid):
+        for line in Path(entry, "status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the server's processes have used so far."""
+    ticks = 0
+    for entry in _tree(pid):
+        fields = Path(entry, "stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def photos(count: int) -> list[str]:
@@ -120,7 +161,7 @@ async def drive(
 
 async def measure(
     url: str, key: str, bodies: list[str], args: argparse.Namespace, pid: int
-) -> tuple[float, float, float, list[float], dict[int, int]]:
+) -> tuple[float, float, float, float, list[float], dict[int, int]]:
     """Warm up (connections, caches, allocator) on the same client, then measure."""
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
@@ -128,13 +169,14 @@ async def measure(
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
         warm = max(50, args.requests // 20) if args.model == "instant" else 2
         await drive(client, key, bodies[:warm], args.concurrency, time.monotonic() + 120)
-        rss_start = rss_mb(pid)
+        rss_start, cpu_start = rss_mb(pid), cpu_s(pid)
         start = time.perf_counter()
         latencies, statuses = await drive(
             client, key, bodies, args.concurrency, time.monotonic() + args.max_seconds, args.rate
         )
         elapsed = time.perf_counter() - start
-        return rss_start, rss_mb(pid), elapsed, latencies, statuses
+        cpu = cpu_s(pid) - cpu_start
+        return rss_start, rss_mb(pid), elapsed, cpu, latencies, statuses
 
 
 def main() -> None:
@@ -145,7 +187,12 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=600)
     parser.add_argument("--repeat-image", action="store_true", help="one image: cache hits")
     parser.add_argument("--rate", type=float, default=None, help="open loop: requests/s")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve is not None:  # the server's own process, started below
+        serve(args.serve, args.workers)
+        return
 
     from alphamatte.server.accounting.keys import create_key
     from alphamatte.server.loopback import free_port, wait_ready
@@ -156,50 +203,53 @@ def main() -> None:
         (home / "models").symlink_to(home_dir() / "models")
         # The result cache is off unless the run is about it: distinct photos must each be
         # decoded and encoded, or the numbers would be cache hits.
-        settings = Settings(
-            home=home,
-            queue_size=max(16, args.concurrency * 2),
-            result_cache_mb=64 if args.repeat_image else 0,
+        settings = Settings(home=home)
+        os.environ.update(
+            ALPHAMATTE_HOME=str(home),
+            ALPHAMATTE_QUEUE_SIZE=str(max(16, args.concurrency * 2)),
+            ALPHAMATTE_RESULT_CACHE_MB="64" if args.repeat_image else "0",
+            LOAD_BENCH_MODEL=args.model,
         )
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
         _, key = create_key(engine, credits=2 * args.requests + 100, rate_limit="1000000/minute")
         engine.dispose()
         port = free_port()
-        context = multiprocessing.get_context("spawn")
-        ready = context.Event()
-        server = context.Process(target=serve, args=(settings, args.model, port, ready))
-        server.start()
-        ready.wait(60)
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(port), "--workers", str(args.workers)]
+        )
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         try:
             distinct = 1 if args.repeat_image else min(args.requests, 500)
             pool = photos(distinct)
             bodies = [pool[i % distinct] for i in range(args.requests)]
-            assert server.pid is not None
-            rss_start, rss_end, elapsed, latencies, statuses = asyncio.run(
+            rss_start, rss_end, elapsed, cpu, latencies, statuses = asyncio.run(
                 measure(url, key, bodies, args, server.pid)
             )
         finally:
             server.terminate()
-            server.join(10)
+            server.wait(30)
     done = len(latencies)
     ordered = sorted(latencies)
     print(
         f"model {args.model}, {done} requests ({statuses}), "
         f"{f'open loop at {args.rate:g}/s' if args.rate else 'closed loop'}, "
-        f"concurrency {args.concurrency}, "
+        f"concurrency {args.concurrency}, {args.workers} server process(es), "
         f"{'one repeated image' if args.repeat_image else f'{distinct} distinct 320x240 JPEGs'}"
     )
+    # Server CPU per request is steadier than requests/s when the load generator shares the
+    # cores: it does not move with how the scheduler splits them between the two.
     print(
-        "| requests/s | p50 ms | p99 ms | max ms | RSS after warm-up MB | RSS at end MB | growth |"
+        "| requests/s | p50 ms | p99 ms | max ms | server CPU ms/request "
+        "| RSS after warm-up MB | RSS at end MB | growth |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     print(
         f"| {done / elapsed:.1f} | {statistics.median(ordered) * 1000:.1f} | "
         f"{ordered[int(0.99 * (done - 1))] * 1000:.1f} | {ordered[-1] * 1000:.1f} | "
-        f"{rss_start:.0f} | {rss_end:.0f} | {100 * (rss_end - rss_start) / rss_start:+.1f} % |"
+        f"{1000 * cpu / max(done, 1):.2f} | {rss_start:.0f} | {rss_end:.0f} | "
+        f"{100 * (rss_end - rss_start) / rss_start:+.1f} % |"
     )
 
 

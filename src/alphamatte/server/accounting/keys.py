@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from alphamatte.server.accounting.ledger import Actor, Kind, post
 from alphamatte.server.storage.schema import api_keys
@@ -96,11 +96,14 @@ def create_key(
 _DUMMY_HASH = hash_key(new_raw_key())
 
 
+_BY_HASH = select(api_keys).where(api_keys.c.key_hash == bindparam("candidate"))  # built once
+
+
 def authenticate(engine: Engine, raw: str | None) -> ApiKey | None:
     """The live key for ``raw``, or None. Unknown, empty and revoked keys cost the same work."""
     candidate = hash_key(raw or "")
     with engine.connect() as conn:
-        row = conn.execute(select(api_keys).where(api_keys.c.key_hash == candidate)).first()
+        row = conn.execute(_BY_HASH, {"candidate": candidate}).first()
     stored = str(row._mapping["key_hash"]) if row is not None else _DUMMY_HASH
     # The index lookup is on a hash of the secret, so it reveals nothing about the key; the
     # constant-time comparison guards the final decision all the same.
