@@ -16,7 +16,8 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from alphamatte.server.errors import ApiError
 
 _DATA_URL = re.compile(rb"^data:[\w/+.-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
-_B64_ALPHABET = re.compile(rb"^[A-Za-z0-9+/\-_]*={0,2}$")
+_WHITESPACE = b" \t\n\r\v\f"
+_URL_SAFE = bytes.maketrans(b"-_", b"+/")  # the URL-safe alphabet, mapped to the standard one
 MARGIN = 64 * 1024  # JSON syntax, multipart headers and boundaries around the image
 
 
@@ -70,17 +71,20 @@ def image_from_json(body: bytes, max_image_bytes: int) -> bytes:
 
 
 def decode_base64(text: bytes, max_image_bytes: int) -> bytes:
-    text = _DATA_URL.sub(b"", text.strip(), count=1)
-    text = re.sub(rb"\s+", b"", text)
-    if not text or not _B64_ALPHABET.match(text):
+    """Bytes of standard or URL-safe base64, with or without padding, whitespace or a data: URL
+    prefix. Each step is one pass in C: this runs for every JSON request, and regular
+    expressions over a 13 MB body took 0.4 s."""
+    text = text.strip()
+    if text[:5].lower() == b"data:":
+        text = _DATA_URL.sub(b"", text, count=1)
+    text = text.translate(_URL_SAFE, _WHITESPACE)
+    if not text:
         raise ApiError(422, "Field image_base64 is not valid base64.")
     if len(text) // 4 * 3 > max_image_bytes + 3:
         raise ApiError(413, f"Image is larger than {max_image_bytes:,} bytes.")
-    padded = text + b"=" * (-len(text) % 4)
     try:
-        if b"-" in padded or b"_" in padded:
-            return base64.urlsafe_b64decode(padded)
-        return base64.b64decode(padded, validate=True)
+        # validate=True refuses any character outside the alphabet and misplaced padding.
+        return base64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ApiError(422, "Field image_base64 is not valid base64.") from exc
 
