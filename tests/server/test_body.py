@@ -49,3 +49,14 @@ def test_json_body_with_a_non_ascii_value_is_422_not_a_crash() -> None:
     with pytest.raises(ApiError) as refused:
         image_from_json(json.dumps({"image_base64": "ü" * 8}).encode(), 10_000)
     assert refused.value.status == 422
+
+
+def test_json_responses_are_the_bytes_json_dumps_gives() -> None:
+    from alphamatte.server.routes.matte import _as_json
+
+    png = RAW * 50
+    for field in ("alpha_base64", "img_without_background_base64"):
+        body, media_type = _as_json(field)(png)
+        assert media_type == "application/json"
+        assert body == json.dumps({field: base64.b64encode(png).decode()}).encode()
+        assert base64.b64decode(json.loads(body)[field]) == png

@@ -226,7 +226,8 @@ async def _respond(
     """Run the request, once per Idempotency-Key when the client sends one."""
     idem_key = request.headers.get("idempotency-key")
     if idem_key is None:
-        content, media_type = render(await _produce(request, state, key_id, data, product))
+        png = await _produce(request, state, key_id, data, product)
+        content, media_type = await _rendered(render, png)
         return Response(content, media_type=media_type, headers=_success_headers(request))
     if not 1 <= len(idem_key) <= 200 or not idem_key.isascii() or not idem_key.isprintable():
         raise ApiError(400, "Idempotency-Key must be 1 to 200 printable ASCII characters.")
@@ -259,16 +260,26 @@ async def _respond(
     except BaseException:
         await anyio.to_thread.run_sync(idempotency.release, state.db, key_id, idem_key)
         raise
-    content, media_type = render(png)
+    content, media_type = await _rendered(render, png)
     return Response(content, media_type=media_type, headers=_success_headers(request))
 
 
 def _as_json(field: str) -> Render:
+    # Base64 is ASCII that JSON never escapes, so the body is joined as bytes (the same bytes
+    # json.dumps gives): json.dumps of an 18 MB cutout's base64 took 0.3 s.
+    head, tail = f'{{{json.dumps(field)}: "'.encode(), b'"}'
+
     def render(png: bytes) -> tuple[bytes, str]:
-        body = json.dumps({field: base64.b64encode(png).decode("ascii")}).encode()
-        return body, "application/json"
+        return b"".join((head, base64.b64encode(png), tail)), "application/json"
 
     return render
+
+
+async def _rendered(render: Render, png: bytes) -> tuple[bytes, str]:
+    """``render(png)``, on a thread when the PNG is large enough to hold up the event loop."""
+    if len(png) <= INLINE_BYTES:
+        return render(png)
+    return await anyio.to_thread.run_sync(render, png)
 
 
 def _as_png(png: bytes) -> tuple[bytes, str]:
