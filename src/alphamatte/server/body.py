@@ -73,7 +73,7 @@ def image_from_json(body: bytes, max_image_bytes: int) -> bytes:
 def decode_base64(text: bytes, max_image_bytes: int) -> bytes:
     """Bytes of standard or URL-safe base64, with or without padding, whitespace or a data: URL
     prefix. Each step is one pass in C: this runs for every JSON request, and regular
-    expressions over a 13 MB body took 0.4 s."""
+    expressions over a 13 MB body took 0.24 s."""
     text = text.strip()
     if text[:5].lower() == b"data:":
         text = _DATA_URL.sub(b"", text, count=1)

