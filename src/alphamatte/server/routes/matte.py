@@ -20,6 +20,7 @@ from alphamatte.engine.pipeline import MatteResult, run_matting
 from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
 from alphamatte.imaging.encode import encode_png
 from alphamatte.server.accounting import credits, idempotency
+from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.body import (
     MARGIN,
     base64_body_limit,
@@ -27,7 +28,7 @@ from alphamatte.server.body import (
     image_from_multipart,
     read_limited,
 )
-from alphamatte.server.deps import LimitedKey, State, off_loop_if
+from alphamatte.server.deps import get_state, off_loop_if, rate_limited_key, require_key
 from alphamatte.server.errors import CREDITS_EXPIRED, INSUFFICIENT_CREDIT, ApiError
 from alphamatte.server.result_cache import result_key
 from alphamatte.server.state import ServerState
@@ -211,6 +212,18 @@ def _success_headers(request: Request, charged: int | None = None) -> dict[str, 
     return {**getattr(request.state, "extra_headers", {}), "X-Credits-Charged": str(charged)}
 
 
+async def _authorised(request: Request) -> tuple[ServerState, ApiKey]:
+    """The key, authenticated and within its rate limit (401/429 before the body is read).
+
+    Called directly rather than through FastAPI's Depends, which solved the same three steps
+    as a graph on every request: 8.6 % of the GIL-held time in a profile, and 8.4 → 7.2 ms of
+    server CPU per request (median of 3 alternating load.py runs) once gone. The OpenAPI
+    document is unchanged: these dependencies read only the request."""
+    state = get_state(request)
+    key = await rate_limited_key(request, state, await require_key(request, state))
+    return state, key
+
+
 Render = Callable[[bytes], tuple[bytes, str]]  # png → (response body, media type)
 
 
@@ -313,7 +326,8 @@ async def _file_route(
     responses=_ERRORS,
     summary="Alpha matte of a base64 image, as base64 PNG (mode L)",
 )
-async def alpha_channel_base64(request: Request, state: State, key: LimitedKey) -> Response:
+async def alpha_channel_base64(request: Request) -> Response:
+    state, key = await _authorised(request)
     return await _json_route(request, state, key.id, "alpha", "alpha_base64")
 
 
@@ -324,7 +338,8 @@ async def alpha_channel_base64(request: Request, state: State, key: LimitedKey) 
     response_class=Response,
     summary="Alpha matte of an uploaded image, as PNG (mode L)",
 )
-async def alpha_channel(request: Request, state: State, key: LimitedKey) -> Response:
+async def alpha_channel(request: Request) -> Response:
+    state, key = await _authorised(request)
     return await _file_route(request, state, key.id, "alpha")
 
 
@@ -334,9 +349,8 @@ async def alpha_channel(request: Request, state: State, key: LimitedKey) -> Resp
     responses=_ERRORS,
     summary="Cutout of a base64 image, as base64 RGBA PNG",
 )
-async def image_without_background_base64(
-    request: Request, state: State, key: LimitedKey
-) -> Response:
+async def image_without_background_base64(request: Request) -> Response:
+    state, key = await _authorised(request)
     return await _json_route(request, state, key.id, "cutout", "img_without_background_base64")
 
 
@@ -347,5 +361,6 @@ async def image_without_background_base64(
     response_class=Response,
     summary="Cutout of an uploaded image, as RGBA PNG",
 )
-async def image_without_background(request: Request, state: State, key: LimitedKey) -> Response:
+async def image_without_background(request: Request) -> Response:
+    state, key = await _authorised(request)
     return await _file_route(request, state, key.id, "cutout")
