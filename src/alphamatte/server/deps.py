@@ -69,6 +69,3 @@ async def rate_limited_key(request: Request, state: State, key: Key) -> ApiKey:
             {"Retry-After": str(rate.retry_after)},
         )
     return key
-
-
-LimitedKey = Annotated[ApiKey, Depends(rate_limited_key)]
