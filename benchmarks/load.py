@@ -201,9 +201,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         (home / "models").symlink_to(home_dir() / "models")
-        # The result cache is off unless the run is about it: distinct photos must each be
-        # decoded and encoded, or the numbers would be cache hits.
         settings = Settings(home=home)
+        # The server process reads its settings from here. The result cache is off unless the
+        # run is about it: distinct photos must each be decoded and encoded, or the numbers
+        # would be cache hits.
         os.environ.update(
             ALPHAMATTE_HOME=str(home),
             ALPHAMATTE_QUEUE_SIZE=str(max(16, args.concurrency * 2)),
@@ -219,8 +220,8 @@ def main() -> None:
             [sys.executable, __file__, "--serve", str(port), "--workers", str(args.workers)]
         )
         url = f"http://127.0.0.1:{port}"
-        wait_ready(url)
         try:
+            wait_ready(url)
             distinct = 1 if args.repeat_image else min(args.requests, 500)
             pool = photos(distinct)
             bodies = [pool[i % distinct] for i in range(args.requests)]

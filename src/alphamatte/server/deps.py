@@ -24,8 +24,9 @@ State = Annotated[ServerState, Depends(get_state)]
 
 
 async def off_loop_if(blocking: bool, func: Callable[..., T], *args: Any) -> T:
-    """``func(*args)`` on a worker thread when it is network I/O (Redis), else right here: an
-    in-process lookup answers in microseconds, less than the hop to a thread costs."""
+    """``func(*args)`` on a worker thread when ``blocking`` (network I/O such as Redis, or work
+    on a large body), else right here: an in-process lookup or a small body takes microseconds,
+    less than the hop to a thread costs."""
     if blocking:
         return await anyio.to_thread.run_sync(func, *args)
     return func(*args)

@@ -68,7 +68,6 @@ def reserve(
                 "created_at": now,
                 "kind": Kind.CHARGE.value,
                 "actor": Actor.SERVER.value,
-                "expires_at": None,
             },
         )
     return Reservation.OK

@@ -185,9 +185,7 @@ INLINE_BYTES = 256 * 1024
 
 async def sha256_hex(data: bytes) -> str:
     """Hash on the event loop when it is quick; a 10 MB upload (~10 ms) goes to a thread."""
-    if len(data) <= INLINE_BYTES:
-        return hashlib.sha256(data).hexdigest()
-    return await anyio.to_thread.run_sync(lambda: hashlib.sha256(data).hexdigest())
+    return await off_loop_if(len(data) > INLINE_BYTES, lambda: hashlib.sha256(data).hexdigest())
 
 
 async def _infer(state: ServerState, image: DecodedImage, product: Product) -> bytes:
@@ -240,7 +238,7 @@ async def _respond(
     idem_key = request.headers.get("idempotency-key")
     if idem_key is None:
         png = await _produce(request, state, key_id, data, product)
-        content, media_type = await _rendered(render, png)
+        content, media_type = await off_loop_if(len(png) > INLINE_BYTES, render, png)
         return Response(content, media_type=media_type, headers=_success_headers(request))
     if not 1 <= len(idem_key) <= 200 or not idem_key.isascii() or not idem_key.isprintable():
         raise ApiError(400, "Idempotency-Key must be 1 to 200 printable ASCII characters.")
@@ -273,7 +271,7 @@ async def _respond(
     except BaseException:
         await anyio.to_thread.run_sync(idempotency.release, state.db, key_id, idem_key)
         raise
-    content, media_type = await _rendered(render, png)
+    content, media_type = await off_loop_if(len(png) > INLINE_BYTES, render, png)
     return Response(content, media_type=media_type, headers=_success_headers(request))
 
 
@@ -288,13 +286,6 @@ def _as_json(field: str) -> Render:
     return render
 
 
-async def _rendered(render: Render, png: bytes) -> tuple[bytes, str]:
-    """``render(png)``, on a thread when the PNG is large enough to hold up the event loop."""
-    if len(png) <= INLINE_BYTES:
-        return render(png)
-    return await anyio.to_thread.run_sync(render, png)
-
-
 def _as_png(png: bytes) -> tuple[bytes, str]:
     return png, "image/png"
 
@@ -304,10 +295,8 @@ async def _json_route(
 ) -> Response:
     limit = state.settings.max_input_bytes
     body = await read_limited(request, base64_body_limit(limit), state.settings.body_timeout_s)
-    if len(body) <= INLINE_BYTES:
-        data = image_from_json(body, limit)
-    else:  # 10 MB of base64 takes ~50 ms to parse and decode
-        data = await anyio.to_thread.run_sync(image_from_json, body, limit)
+    # 10 MB of base64 takes ~50 ms to parse and decode: large bodies go to a thread.
+    data = await off_loop_if(len(body) > INLINE_BYTES, image_from_json, body, limit)
     return await _respond(request, state, key_id, body, data, product, _as_json(field))
 
 
