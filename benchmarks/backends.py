@@ -1,8 +1,9 @@
-"""ONNX Runtime vs OpenVINO on this machine: speed per 1024² inference and matte agreement.
+"""ONNX Runtime (fp32, int8) vs OpenVINO on this machine: speed per 1024² and matte agreement.
 
-Both sessions open the same prepared fp32 graph. Runs alternate A/B for ``--rounds`` on the
-real photos of ../shared/eval (letterboxed as ``fast`` does), so machine noise hits both; the
-matte difference is taken against ONNX Runtime fp32. Ends with the backend ``auto`` picks here.
+ONNX Runtime fp32 and OpenVINO open the same prepared fp32 graph; ONNX Runtime int8 the graph
+engine/quantize.py builds from it. Runs alternate for ``--rounds`` on the real photos of
+../shared/eval (letterboxed as ``fast`` does), so machine noise hits all; the matte difference
+is taken against ONNX Runtime fp32. Ends with the backend ``auto`` picks here.
 
     .venv/bin/python benchmarks/backends.py [--rounds 3] [--photos 6]
 """
@@ -10,6 +11,7 @@ matte difference is taken against ONNX Runtime fp32. Ends with the backend ``aut
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 from pathlib import Path
 from time import perf_counter
@@ -21,6 +23,7 @@ from alphamatte.engine.cache import models_dir
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.matting import Matter
 from alphamatte.engine.prepare import prepared_path
+from alphamatte.engine.quantize import quantize
 from alphamatte.engine.session import OrtSession
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad
@@ -33,9 +36,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--photos", type=int, default=6)
     args = parser.parse_args()
+    os.environ["ALPHAMATTE_CPU_PRECISION"] = "f32"  # the reference
     base = load_matter(backend="onnxruntime")
     graph = prepared_path(models_dir() / base.spec.filename)
     sessions: dict[str, OrtSession | OpenVinoSession] = {"onnxruntime": base.session}  # type: ignore[dict-item]
+    sessions["onnxruntime int8"] = OrtSession(
+        quantize(graph, base.spec), dynamic=True, precision="int8"
+    )
     if openvino_installed():
         sessions["openvino"] = OpenVinoSession(graph, dynamic=True)
     matters = {name: Matter(s, base.spec, base.config) for name, s in sessions.items()}
@@ -67,7 +74,7 @@ def main() -> None:
         ]
         median = statistics.median(times[name])
         print(
-            f"| {name} {runtime.version} | {runtime.precision} | {median:.2f} | "
+            f"| {name.split()[0]} {runtime.version} | {runtime.precision} | {median:.2f} | "
             f"{ort_time / median:.2f}x | {max(float(d.max()) for d in diffs):.4f} | "
             f"{float(np.mean([d.mean() for d in diffs])):.5f} | {float(np.mean(sads)):.2f} |"
         )

@@ -85,8 +85,9 @@ INSTALLED = [
 
 @pytest.mark.parametrize("backend", INSTALLED)
 def test_every_backend_matches_onnxruntime_fp32_on_real_photos(
-    models_dir: Path, eval_dir: Path, backend: str
+    models_dir: Path, eval_dir: Path, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "f32")
     reference = load_matter(backend="onnxruntime", fetch=False)
     other = load_matter(backend=backend, fetch=False)
     runtime = describe(other.session)
@@ -99,13 +100,26 @@ def test_every_backend_matches_onnxruntime_fp32_on_real_photos(
         assert difference.max() < bound_max and difference.mean() < bound_mean, name
 
 
-def test_info_prints_backend_device_precision_and_threads(models_dir: Path) -> None:
-    result = CliRunner().invoke(cli, ["info"], env={"ALPHAMATTE_BACKEND": "onnxruntime"})
+@pytest.mark.parametrize(("asked", "shown"), [(None, "int8"), ("f32", "f32"), ("int8", "int8")])
+def test_info_prints_backend_device_precision_and_threads(
+    models_dir: Path, asked: str | None, shown: str
+) -> None:
+    env = {"ALPHAMATTE_BACKEND": "onnxruntime", "ALPHAMATTE_CPU_PRECISION": asked}
+    result = CliRunner().invoke(cli, ["info"], env=env)
     assert result.exit_code == 0, result.output
     lines = dict(line.split(None, 1) for line in result.output.splitlines() if "  " in line)
     assert lines["backend"].startswith("onnxruntime")
-    assert lines["precision"].strip() == "f32"
+    assert lines["precision"].strip() == shown
     assert int(lines["threads"]) >= 1
+
+
+def test_an_unknown_cpu_precision_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "int4")
+    with pytest.raises(BackendUnavailableError, match="Unknown CPU precision 'int4'"):
+        backends.cpu_int8()
+    result = CliRunner().invoke(cli, ["info"], env={"ALPHAMATTE_CPU_PRECISION": "int4"})
+    assert result.exit_code == 1
+    assert "ALPHAMATTE_CPU_PRECISION: Input should be 'int8' or 'f32'" in result.output
 
 
 def test_an_unknown_backend_is_a_one_line_error(models_dir: Path) -> None:

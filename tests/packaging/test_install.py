@@ -40,6 +40,9 @@ SHIPPED = (
     "alphamatte/server/migrations/script.py.mako",
     "alphamatte/server/migrations/versions/0001_keys_and_usage.py",
     "alphamatte/server/migrations/versions/0003_ledger.py",
+    "alphamatte/engine/calibration/astronaut.jpg",
+    "alphamatte/engine/calibration/rocket.jpg",
+    "alphamatte/engine/calibration/README.md",
 )
 
 
@@ -63,7 +66,7 @@ def light(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     yield python.parent
 
 
-def test_wheel_and_sdist_carry_the_playground_migrations_and_types(dist: Path) -> None:
+def test_wheel_and_sdist_carry_the_playground_migrations_calibration_and_types(dist: Path) -> None:
     wheel = next(dist.glob("alphamatte-*.whl"))
     sdist = next(dist.glob("alphamatte-*.tar.gz"))
     with zipfile.ZipFile(wheel) as archive:

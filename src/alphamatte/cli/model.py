@@ -30,15 +30,21 @@ def model() -> None:
 def _prepare(spec: ModelSpec, path: Path, prepare: bool) -> None:
     click.echo(f"{spec.name}: {path}")
     if prepare and spec.name == DEFAULT_MODEL:
+        from alphamatte.engine.backends import choose, cpu_int8
         from alphamatte.engine.prepare import prepare as build
+        from alphamatte.engine.quantize import quantize
 
-        click.echo(f"{spec.name} (prepared): {build(path)}")
+        prepared = build(path)
+        click.echo(f"{spec.name} (prepared): {prepared}")
+        if choose() == "onnxruntime" and cpu_int8():  # what this machine's engine will open
+            click.echo(f"{spec.name} (int8): {quantize(prepared, spec)}")
 
 
 PREPARE = click.option(
     "--prepare/--no-prepare",
     default=True,
-    help="Also build the optimised fp32, any-size variant the engine runs.",
+    help="Also build the optimised any-size variants the engine runs (fp32, and int8 for "
+    "ONNX Runtime on a CPU).",
 )
 
 

@@ -4,7 +4,8 @@
 install (onnxruntime-gpu) finds an NVIDIA GPU; else OpenVINO where it is installed and the CPU
 has bf16 units (AMX or AVX-512 BF16): there OpenVINO ran the same graph 2.0-2.4x faster than
 ONNX Runtime at SAD parity. In f32, on CPUs without bf16, the two ran at the same speed (see
-benchmarks/backends.py), so ONNX Runtime, the default install, stays.
+benchmarks/backends.py), so ONNX Runtime, the default install, stays, and runs the int8 graph
+(``ALPHAMATTE_CPU_PRECISION``, engine/quantize.py): 1.8x its fp32 speed at SAD parity.
 """
 
 from __future__ import annotations
@@ -84,6 +85,15 @@ def gpu_half() -> bool:
     if name not in ("fp16", "f32"):
         raise BackendUnavailableError(f"Unknown GPU precision {name!r}; choose fp16 or f32.")
     return name == "fp16"
+
+
+def cpu_int8() -> bool:
+    """Whether ONNX Runtime on a CPU runs the int8 graph (``ALPHAMATTE_CPU_PRECISION=int8``, the
+    default) or the prepared fp32 one (``f32``)."""
+    name = os.environ.get("ALPHAMATTE_CPU_PRECISION", "int8").lower()
+    if name not in ("int8", "f32"):
+        raise BackendUnavailableError(f"Unknown CPU precision {name!r}; choose int8 or f32.")
+    return name == "int8"
 
 
 def choose(requested: str | None = None) -> Backend:
@@ -225,14 +235,16 @@ def open_session(
     threads: int | None,
     backend: str | None = None,
     half: bool = False,
+    precision: str = "f32",
 ) -> AnySession:
-    """``half``: ``path`` computes in fp16 (only a GPU is given such a graph)."""
+    """``half``: ``path`` computes in fp16 (only a GPU is given such a graph); ``precision``:
+    what an ONNX Runtime CPU session's graph computes in, for :func:`describe`."""
     chosen = choose(backend)
     if chosen == "cuda":
         return CudaSession(path, dynamic=dynamic, half=half)
     if chosen == "openvino":
         return OpenVinoSession(path, threads=threads, dynamic=dynamic)
-    return OrtSession(path, threads=threads, dynamic=dynamic)
+    return OrtSession(path, threads=threads, dynamic=dynamic, precision=precision)
 
 
 def _unwrapped(session: object) -> object:
@@ -254,5 +266,7 @@ def describe(session: object) -> RuntimeInfo:
     if isinstance(session, OrtSession):
         import onnxruntime as ort
 
-        return RuntimeInfo("onnxruntime", "CPU", "f32", session.threads, ort.__version__)
+        return RuntimeInfo(
+            "onnxruntime", "CPU", session.precision, session.threads, ort.__version__
+        )
     return RuntimeInfo(type(session).__name__, "?", "?", 0, "?")

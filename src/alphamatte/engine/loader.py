@@ -11,6 +11,7 @@ from alphamatte.engine.backends import (
     AnySession,
     BackendUnavailableError,
     choose,
+    cpu_int8,
     gpu_half,
     on_gpu,
     open_session,
@@ -19,6 +20,7 @@ from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.cache import confined_model_path, models_dir
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.engine.prepare import prepare, prepared_path
+from alphamatte.engine.quantize import quantize, quantized_path
 from alphamatte.engine.registry import DEFAULT_MODEL, ISNET, REGISTRY, ModelSpec, custom_model
 
 log = logging.getLogger(__name__)
@@ -57,9 +59,18 @@ def _open(
                 f"Model {spec.name} is not in {directory}; run `alphamatte model fetch`."
             )
     if spec.name == ISNET.name:
-        half = choose(backend) == "cuda" and gpu_half()
+        chosen = choose(backend)
+        half = chosen == "cuda" and gpu_half()
         graph = prepare(path, half=half)
-        return open_session(graph, threads=threads, dynamic=True, backend=backend, half=half)
+        if chosen == "onnxruntime" and cpu_int8():
+            return open_session(
+                quantize(graph, spec),
+                threads=threads,
+                dynamic=True,
+                backend=chosen,
+                precision="int8",
+            )
+        return open_session(graph, threads=threads, dynamic=True, backend=chosen, half=half)
     return open_session(path, threads=threads, dynamic=_has_dynamic_input(path), backend=backend)
 
 
@@ -95,6 +106,7 @@ def load_matter(
             path.unlink(missing_ok=True)
             for half in (False, True):
                 prepared_path(path, half=half).unlink(missing_ok=True)
+            quantized_path(prepared_path(path)).unlink(missing_ok=True)
             try:
                 session = _open(spec, path, threads=threads, fetch=True, backend=backend)
             except Exception as second:

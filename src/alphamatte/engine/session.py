@@ -44,8 +44,11 @@ class OrtSession:
         threads: int | None = None,
         dynamic: bool,
         providers: Sequence[str | tuple[str, dict[str, object]]] = ("CPUExecutionProvider",),
+        precision: str = "f32",
     ) -> None:
         import onnxruntime as ort  # deferred: `import alphamatte` must stay light
+
+        self.precision = precision  # what the graph at model_path computes in
 
         options = ort.SessionOptions()
         # intra-op threads = cores: the convolutions parallelise well inside one run; inter-op
