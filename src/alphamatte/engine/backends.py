@@ -78,22 +78,26 @@ def cuda_usable() -> bool:
         return False
 
 
+def _precision(variable: str, choices: tuple[str, ...], device: str) -> str:
+    """``variable`` from the environment, lower-cased; the first choice when unset."""
+    name = os.environ.get(variable, choices[0]).lower()
+    if name not in choices:
+        raise BackendUnavailableError(
+            f"Unknown {device} precision {name!r}; choose {' or '.join(choices)}."
+        )
+    return name
+
+
 def gpu_half() -> bool:
     """Whether a GPU runs the published fp16 maths (``ALPHAMATTE_GPU_PRECISION=fp16``, the
     default) or the widened fp32 graph (``f32``)."""
-    name = os.environ.get("ALPHAMATTE_GPU_PRECISION", "fp16").lower()
-    if name not in ("fp16", "f32"):
-        raise BackendUnavailableError(f"Unknown GPU precision {name!r}; choose fp16 or f32.")
-    return name == "fp16"
+    return _precision("ALPHAMATTE_GPU_PRECISION", ("fp16", "f32"), "GPU") == "fp16"
 
 
 def cpu_int8() -> bool:
     """Whether ONNX Runtime on a CPU runs the int8 graph (``ALPHAMATTE_CPU_PRECISION=int8``, the
     default) or the prepared fp32 one (``f32``)."""
-    name = os.environ.get("ALPHAMATTE_CPU_PRECISION", "int8").lower()
-    if name not in ("int8", "f32"):
-        raise BackendUnavailableError(f"Unknown CPU precision {name!r}; choose int8 or f32.")
-    return name == "int8"
+    return _precision("ALPHAMATTE_CPU_PRECISION", ("int8", "f32"), "CPU") == "int8"
 
 
 def choose(requested: str | None = None) -> Backend:
