@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import multiprocessing
+import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -28,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import rss_mb, serve
+from load import rss_mb
 
 from alphamatte.config import Settings
 from alphamatte.engine.cache import home_dir
@@ -63,14 +64,22 @@ def run(budget_mb: int, clients: int, body: str) -> dict[str, object]:
         migrate(engine)
         _, key = create_key(engine, credits=1000, rate_limit="1000/minute")
         port = free_port()
-        context = multiprocessing.get_context("spawn")
-        ready = context.Event()
-        server = context.Process(target=serve, args=(settings, "real", port, ready))
-        server.start()
-        ready.wait(60)
+        # The server is load.py's: its own process, settings from ALPHAMATTE_* variables.
+        environment = {
+            **os.environ,
+            "LOAD_BENCH_MODEL": "real",
+            "ALPHAMATTE_HOME": str(home),
+            "ALPHAMATTE_MEMORY_BUDGET_MB": str(settings.memory_budget_mb),
+            "ALPHAMATTE_MEMORY_WAIT_S": str(settings.memory_wait_s),
+            "ALPHAMATTE_RESULT_CACHE_MB": "0",
+            "ALPHAMATTE_MAX_INPUT_BYTES": str(settings.max_input_bytes),
+        }
+        server = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("load.py")), "--serve", str(port)],
+            env=environment,
+        )
         url = f"http://127.0.0.1:{port}"
-        wait_ready(url)
-        assert server.pid is not None
+        wait_ready(url, timeout=300)
         pid = server.pid
         idle = rss_mb(pid)  # after start-up, which runs one inference (the model's arena)
         peak = idle
@@ -103,7 +112,7 @@ def run(budget_mb: int, clients: int, body: str) -> dict[str, object]:
             stop.set()
             sampler.join()
             server.terminate()
-            server.join(10)
+            server.wait(30)
             engine.dispose()
     return {
         "budget": budget_mb,
