@@ -140,3 +140,20 @@ def test_one_session_per_shape_gives_the_same_mattes(models_dir: Path) -> None:
     assert per_shape.shapes == [b.shape, a.shape]
     np.testing.assert_allclose(per_shape.run(c), shared.run(c), atol=1e-5)
     assert per_shape.shapes == [a.shape, c.shape]  # the least recently used (b) was dropped
+
+
+def test_a_failed_int8_build_falls_back_to_fp32(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Building the int8 graph needs ~2 GB once; where that fails the model still serves."""
+    from alphamatte.engine import loader
+
+    def no_memory(*_: object) -> Path:
+        raise MemoryError("calibration")
+
+    monkeypatch.setattr(loader, "quantize", no_memory)
+    fallback = load_matter(fetch=False)
+    assert describe(fallback.session).precision == "f32"
+    assert "int8 graph not built" in caplog.text
+    rgb = np.full((64, 96, 3), 200, np.uint8)
+    assert fallback.predict(rgb).shape == (64, 96)

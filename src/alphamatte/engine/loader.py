@@ -63,13 +63,14 @@ def _open(
         half = chosen == "cuda" and gpu_half()
         graph = prepare(path, half=half)
         if chosen == "onnxruntime" and cpu_int8():
-            return open_session(
-                quantize(graph, spec),
-                threads=threads,
-                dynamic=True,
-                backend=chosen,
-                precision="int8",
-            )
+            try:
+                quantized = quantize(graph, spec)
+            except Exception as exc:  # e.g. no memory for calibration: fp32 still serves
+                log.warning("int8 graph not built (%s); running the fp32 graph", exc)
+            else:
+                return open_session(
+                    quantized, threads=threads, dynamic=True, backend=chosen, precision="int8"
+                )
         return open_session(graph, threads=threads, dynamic=True, backend=chosen, half=half)
     return open_session(path, threads=threads, dynamic=_has_dynamic_input(path), backend=backend)
 
