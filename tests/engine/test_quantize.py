@@ -9,12 +9,12 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from alphamatte.engine.prepare import quantized_path
 from alphamatte.engine.quantize import (
     CALIBRATION_SIDE,
     calibration_batches,
     calibration_photos,
     quantize,
-    quantized_path,
 )
 from alphamatte.engine.registry import ISNET
 

@@ -30,17 +30,15 @@ def model() -> None:
 def _prepare(spec: ModelSpec, path: Path, prepare: bool) -> None:
     click.echo(f"{spec.name}: {path}")
     if prepare and spec.name == DEFAULT_MODEL:
-        from alphamatte.engine.backends import choose, cpu_int8
+        from alphamatte.engine.backends import choose
+        from alphamatte.engine.loader import runtime_graph
         from alphamatte.engine.prepare import prepare as build
-        from alphamatte.engine.quantize import quantize
 
         prepared = build(path)
         click.echo(f"{spec.name} (prepared): {prepared}")
-        if choose() == "onnxruntime" and cpu_int8():  # what this machine's engine will open
-            try:
-                click.echo(f"{spec.name} (int8): {quantize(prepared, spec)}")
-            except Exception as exc:  # the engine falls back to fp32 as well
-                click.echo(f"{spec.name}: int8 graph not built ({exc}); fp32 will run", err=True)
+        graph, precision = runtime_graph(spec, path, choose())  # what this machine will open
+        if graph != prepared:
+            click.echo(f"{spec.name} ({precision}): {graph}")
 
 
 PREPARE = click.option(

@@ -19,8 +19,8 @@ from alphamatte.engine.backends import (
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.cache import confined_model_path, models_dir
 from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.prepare import prepare, prepared_path
-from alphamatte.engine.quantize import quantize, quantized_path
+from alphamatte.engine.prepare import prepare, prepared_path, quantized_path
+from alphamatte.engine.quantize import quantize
 from alphamatte.engine.registry import DEFAULT_MODEL, ISNET, REGISTRY, ModelSpec, custom_model
 
 log = logging.getLogger(__name__)
@@ -60,19 +60,31 @@ def _open(
             )
     if spec.name == ISNET.name:
         chosen = choose(backend)
-        half = chosen == "cuda" and gpu_half()
-        graph = prepare(path, half=half)
-        if chosen == "onnxruntime" and cpu_int8():
-            try:
-                quantized = quantize(graph, spec)
-            except Exception as exc:  # e.g. no memory for calibration: fp32 still serves
-                log.warning("int8 graph not built (%s); running the fp32 graph", exc)
-            else:
-                return open_session(
-                    quantized, threads=threads, dynamic=True, backend=chosen, precision="int8"
-                )
-        return open_session(graph, threads=threads, dynamic=True, backend=chosen, half=half)
+        graph, precision = runtime_graph(spec, path, chosen)
+        return open_session(
+            graph,
+            threads=threads,
+            dynamic=True,
+            backend=chosen,
+            half=precision == "fp16",
+            precision=precision,
+        )
     return open_session(path, threads=threads, dynamic=_has_dynamic_input(path), backend=backend)
+
+
+def runtime_graph(spec: ModelSpec, path: Path, backend: str) -> tuple[Path, str]:
+    """The rewritten IS-Net graph ``backend`` opens (built once, cached beside ``path``), and
+    what it computes in: fp16 on a GPU by default, int8 for ONNX Runtime on a CPU by default,
+    else f32."""
+    half = backend == "cuda" and gpu_half()
+    graph = prepare(path, half=half)
+    if backend != "onnxruntime" or not cpu_int8():
+        return graph, "fp16" if half else "f32"
+    try:
+        return quantize(graph, spec), "int8"
+    except Exception as exc:  # e.g. no memory for calibration: fp32 still serves
+        log.warning("int8 graph not built (%s); running the fp32 graph", exc)
+        return graph, "f32"
 
 
 _load_lock = threading.Lock()

@@ -38,6 +38,11 @@ def prepared_path(source: Path, *, half: bool = False) -> Path:
     return source.with_name(f"{source.stem}.prepared-v{PREPARED_VERSION}{suffix}.onnx")
 
 
+def quantized_path(prepared: Path) -> Path:
+    """Where :func:`alphamatte.engine.quantize.quantize` keeps the int8 variant of ``prepared``."""
+    return prepared.with_name(f"{prepared.stem}-int8.onnx")
+
+
 def prepare(source: Path, *, half: bool = False) -> Path:
     """Write (once) and return the prepared variant next to ``source``: fp32 for CPUs, or the
     published fp16 maths (``half``) for GPUs."""
@@ -62,8 +67,6 @@ def prepare(source: Path, *, half: bool = False) -> Path:
 
 def _remove_older_versions(source: Path) -> None:
     """Prepared files of earlier rewrites are never read again (~176 MB each)."""
-    from alphamatte.engine.quantize import quantized_path  # it builds on this module
-
     full = prepared_path(source)
     current = {full.name, prepared_path(source, half=True).name, quantized_path(full).name}
     for stale in source.parent.glob(f"{source.stem}.prepared-v*.onnx"):

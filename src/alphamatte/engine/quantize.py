@@ -24,17 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from alphamatte.engine.matting import fitted_size, letterbox
+from alphamatte.engine.prepare import quantized_path
 from alphamatte.engine.registry import ModelSpec
-from alphamatte.imaging.resize import resize_image
 
 CALIBRATION_SIDE = 512  # canvas side while measuring ranges: 1024² would keep ~10 GB of tensors
-CANVAS_FILL = 127  # the engine's letterbox grey (engine/matting.py)
 # The logit head: quantising these moves every soft pixel (see the module docstring).
 FP32_NODES = ("/side1/Conv", "/Resize_5", "/Sigmoid")
-
-
-def quantized_path(prepared: Path) -> Path:
-    return prepared.with_name(f"{prepared.stem}-int8.onnx")
 
 
 def calibration_photos() -> list[np.ndarray]:
@@ -51,16 +47,15 @@ def calibration_photos() -> list[np.ndarray]:
 
 
 def calibration_batches(spec: ModelSpec, side: int = CALIBRATION_SIDE) -> Iterator[np.ndarray]:
-    """Each photo fitted into the top-left of a grey square and normalised, as at run time."""
+    """Each photo letterboxed as :class:`Matter` does it, and normalised."""
     mean = np.asarray(spec.mean, dtype=np.float32).reshape(1, 3, 1, 1)
     std = np.asarray(spec.std, dtype=np.float32).reshape(1, 3, 1, 1)
     for rgb in calibration_photos():
-        height, width = rgb.shape[:2]
-        scale = side / max(height, width)
-        fitted_w, fitted_h = round(width * scale), round(height * scale)
-        canvas = np.full((side, side, 3), CANVAS_FILL, dtype=np.uint8)
-        canvas[:fitted_h, :fitted_w] = resize_image(rgb, fitted_w, fitted_h)
-        planar = canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+        width, height = fitted_size(rgb.shape[1], rgb.shape[0], side)
+        planar = letterbox(rgb, side, width, height).transpose(2, 0, 1)[None] / np.float32(255)
+        # The textbook form, not the engine's folded multiply-add (:func:`normalise`): equal up
+        # to float rounding, which still moves MinMax ranges and so the built graph; the
+        # mattes in docs/benchmarks.md were measured with the graph this form builds.
         yield np.ascontiguousarray((planar - mean) / std, dtype=np.float32)
 
 
