@@ -74,6 +74,14 @@ def serve(port: int, workers: int) -> None:
     )
 
 
+def start_server(
+    port: int, workers: int = 1, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """This module's server (:func:`serve`) in its own process, with ``env`` added to ours."""
+    command = [sys.executable, __file__, "--serve", str(port), "--workers", str(workers)]
+    return subprocess.Popen(command, env={**os.environ, **(env or {})})
+
+
 def _tree(pid: int) -> list[str]:
     """/proc entries of ``pid`` and its children (the worker processes of --workers N)."""
     found = []
@@ -216,9 +224,7 @@ def main() -> None:
         _, key = create_key(engine, credits=2 * args.requests + 100, rate_limit="1000000/minute")
         engine.dispose()
         port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(port), "--workers", str(args.workers)]
-        )
+        server = start_server(port, args.workers)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(url)

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import rss_mb
+from load import rss_mb, start_server
 
 from alphamatte.config import Settings
 from alphamatte.engine.cache import home_dir
@@ -66,7 +64,6 @@ def run(budget_mb: int, clients: int, body: str) -> dict[str, object]:
         port = free_port()
         # The server is load.py's: its own process, settings from ALPHAMATTE_* variables.
         environment = {
-            **os.environ,
             "LOAD_BENCH_MODEL": "real",
             "ALPHAMATTE_HOME": str(home),
             "ALPHAMATTE_MEMORY_BUDGET_MB": str(settings.memory_budget_mb),
@@ -74,10 +71,7 @@ def run(budget_mb: int, clients: int, body: str) -> dict[str, object]:
             "ALPHAMATTE_RESULT_CACHE_MB": "0",
             "ALPHAMATTE_MAX_INPUT_BYTES": str(settings.max_input_bytes),
         }
-        server = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("load.py")), "--serve", str(port)],
-            env=environment,
-        )
+        server = start_server(port, env=environment)
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, timeout=300)
         pid = server.pid
