@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from time import perf_counter
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Request, Response
 from PIL import Image
 from sqlalchemy import Connection
 
+from alphamatte.engine.matting import Matter
 from alphamatte.engine.pipeline import MatteResult, run_matting
 from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
 from alphamatte.imaging.encode import encode_png
@@ -93,17 +95,22 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+Record = Callable[[bytes], Callable[[Connection], None]]
+
+
 async def _produce(
     request: Request,
     state: ServerState,
     key_id: int,
     data: bytes,
     product: Product,
-    record: Callable[[bytes], Callable[[Connection], None]] | None = None,
+    record: Record | None = None,
 ) -> bytes:
     """(cache hit | admit by memory → decode) → reserve a credit → (infer → encode) → charge.
 
     A failure after the reservation refunds it; a refusal for memory comes before it.
+    Everything after admission runs as one job on one worker thread: each hop between the event
+    loop and a thread cost ~0.27 ms of CPU here, and a request used to make five.
 
     A cache hit skips decoding too: the same bytes decoded fine under the same settings.
     """
@@ -118,64 +125,82 @@ async def _produce(
         **getattr(request.state, "extra_headers", {}),
         "X-Result-Cache": "hit" if png is not None else "miss",
     }
+    paid = _Paid(state, key_id, request.state.request_id, request.url.path, record)
+    if png is not None:
+        hit = png
+        return await paid.settle(request, anyio.to_thread.run_sync(paid.run, lambda: hit))
+    matter = state.matter
+    if matter is None:
+        raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
     async with AsyncExitStack() as admitted:
-        image: DecodedImage | None = None
-        if png is None:
-            # Opened once: the header's pixel count is admitted before any pixel is decoded.
-            def open_header() -> Image.Image:
-                return open_checked(
-                    data, max_bytes=settings.max_input_bytes, max_pixels=settings.max_pixels
-                )
-
-            # A small upload's header parses in microseconds, less than a hop to a thread.
-            small = len(data) <= INLINE_BYTES
-            opened = open_header() if small else await state.executor.run(open_header)
-            admitted.callback(opened.close)  # also when admission refuses
-            cost = state.memory.cost(*opened.size, product) + 2 * len(data)
-            await admitted.enter_async_context(state.memory.admit(cost))
-            image = await state.executor.run(
-                lambda: decode_opened(opened, max_pixels=settings.max_pixels)
+        # Opened once: the header's pixel count is admitted before any pixel is decoded.
+        def open_header() -> Image.Image:
+            return open_checked(
+                data, max_bytes=settings.max_input_bytes, max_pixels=settings.max_pixels
             )
-        return await _reserve_and_run(
-            request, state, key_id, image, png, product, cache_key, record
-        )
+
+        # A small upload's header parses in microseconds, less than a hop to a thread.
+        small = len(data) <= INLINE_BYTES
+        opened = open_header() if small else await state.executor.run(open_header)
+        admitted.callback(opened.close)  # also when admission refuses
+        cost = state.memory.cost(*opened.size, product) + 2 * len(data)
+        await admitted.enter_async_context(state.memory.admit(cost))
+
+        def work() -> tuple[bytes, bool]:
+            image = decode_opened(opened, max_pixels=settings.max_pixels)
+            return paid.run(lambda: _infer(state, matter, image, product, cache_key))
+
+        return await paid.settle(request, state.executor.run(work))
 
 
-async def _reserve_and_run(
-    request: Request,
-    state: ServerState,
-    key_id: int,
-    image: DecodedImage | None,
-    png: bytes | None,
-    product: Product,
-    cache_key: str | None,
-    record: Callable[[bytes], Callable[[Connection], None]] | None,
-) -> bytes:
-    request_id: str = request.state.request_id
-    outcome = await anyio.to_thread.run_sync(
-        credits.reserve, state.db, key_id, request_id, request.url.path
-    )
-    if outcome is credits.Reservation.EXPIRED:
-        raise ApiError(403, CREDITS_EXPIRED)
-    if outcome is credits.Reservation.NO_CREDIT:
-        raise ApiError(402, INSUFFICIENT_CREDIT)
-    try:
-        if image is not None:
-            png = await _infer(state, image, product)
-            if cache_key is not None:
-                await off_loop_if(state.results.blocking, state.results.put, cache_key, png)
-    except BaseException:
-        await anyio.to_thread.run_sync(credits.refund, state.db, request_id)
-        raise
-    assert png is not None
-    also = record(png) if record is not None else None
-    charged = await anyio.to_thread.run_sync(credits.charge, state.db, request_id, also)
-    if charged:
-        state.metrics.credits.inc()
-    # Not charged only if the reaper refunded the reservation first (a request that outlived
-    # ALPHAMATTE_RESERVATION_TIMEOUT_S): the caller gets the result, and is told it was free.
-    request.state.credits_charged = 1 if charged else 0
-    return png
+class _Paid:
+    """Reserve → produce → charge on the calling (worker) thread, refunding on failure."""
+
+    def __init__(
+        self,
+        state: ServerState,
+        key_id: int,
+        request_id: str,
+        endpoint: str,
+        record: Record | None,
+    ) -> None:
+        self.state, self.key_id, self.request_id = state, key_id, request_id
+        self.endpoint, self.record = endpoint, record
+        # Set when the request's task is cancelled while the job runs on: its result will
+        # never be sent, so the job refunds instead of charging.
+        self.abandoned = threading.Event()
+
+    def run(self, produce: Callable[[], bytes]) -> tuple[bytes, bool]:
+        db = self.state.db
+        outcome = credits.reserve(db, self.key_id, self.request_id, self.endpoint)
+        if outcome is credits.Reservation.EXPIRED:
+            raise ApiError(403, CREDITS_EXPIRED)
+        if outcome is credits.Reservation.NO_CREDIT:
+            raise ApiError(402, INSUFFICIENT_CREDIT)
+        try:
+            png = produce()
+        except BaseException:
+            credits.refund(db, self.request_id)
+            raise
+        if self.abandoned.is_set():
+            credits.refund(db, self.request_id)
+            return png, False
+        also = self.record(png) if self.record is not None else None
+        # Not charged only if the reaper refunded the reservation first (a request that
+        # outlived ALPHAMATTE_RESERVATION_TIMEOUT_S): the caller gets the result, for free.
+        charged = credits.charge(db, self.request_id, also)
+        if charged:
+            self.state.metrics.credits.inc()
+        return png, charged
+
+    async def settle(self, request: Request, job: Awaitable[tuple[bytes, bool]]) -> bytes:
+        try:
+            png, charged = await job
+        except BaseException:
+            self.abandoned.set()
+            raise
+        request.state.credits_charged = 1 if charged else 0
+        return png
 
 
 # Work on a body this small (hash, header parse, base64) takes less time than a hop to a
@@ -188,20 +213,20 @@ async def sha256_hex(data: bytes) -> str:
     return await off_loop_if(len(data) > INLINE_BYTES, lambda: hashlib.sha256(data).hexdigest())
 
 
-async def _infer(state: ServerState, image: DecodedImage, product: Product) -> bytes:
-    matter = state.matter
-    if matter is None:
-        raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
-
-    def work() -> bytes:
-        start = perf_counter()
-        result: MatteResult = run_matting(image, matter)
-        state.metrics.inference.observe(perf_counter() - start)
-        if product == "alpha":
-            return encode_png(result.stored_matte(image.orientation))
-        return encode_png(result.cutout())
-
-    return await state.executor.run(work)
+def _infer(
+    state: ServerState, matter: Matter, image: DecodedImage, product: Product, cache_key: str | None
+) -> bytes:
+    """The model and the encode, on the job's worker thread; the PNG goes into the cache."""
+    start = perf_counter()
+    result: MatteResult = run_matting(image, matter)
+    state.metrics.inference.observe(perf_counter() - start)
+    if product == "alpha":
+        png = encode_png(result.stored_matte(image.orientation))
+    else:
+        png = encode_png(result.cutout())
+    if cache_key is not None:
+        state.results.put(cache_key, png)
+    return png
 
 
 def _success_headers(request: Request, charged: int | None = None) -> dict[str, str]:
