@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # private network where only the load balancer can reach the replicas.
     forwarded_allow_ips: str = "127.0.0.1"
     auth_failure_limit: str = "20/minute"  # per client address, then 429 until the window moves
+    # How long the image endpoints trust a key that authenticated (0: look it up every time).
+    # Revocation still stops spending at once (the reservation checks it); a rate limit changed
+    # by another process applies within this time.
+    key_cache_s: float = Field(default=5.0, ge=0, le=3600)
 
     @field_validator("home")
     @classmethod

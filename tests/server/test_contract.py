@@ -10,7 +10,9 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 
+from alphamatte.server.storage.schema import api_keys, usage
 from tests.conftest import gradient_rgb, image_bytes
 from tests.server.live import LiveServer
 
@@ -84,6 +86,28 @@ def test_revoked_key_is_401(live: LiveServer) -> None:
     key_id = authenticate(live.state.db, key).id  # type: ignore[union-attr]
     revoke(live.state.db, key_id)
     assert post_json(live, key, {"image_base64": B64}).status_code == 401
+
+
+def test_a_key_revoked_elsewhere_stops_spending_at_once(live: LiveServer) -> None:
+    """The image endpoints trust a key that authenticated seconds ago; a revocation by another
+    process (the CLI, another replica) must still stop it before its next credit is spent."""
+    from alphamatte.server.accounting.keys import authenticate, revoke
+
+    key = live.new_key(credits=5)
+    assert post_json(live, key, {"image_base64": B64}).status_code == 200  # now trusted
+    key_id = authenticate(live.state.db, key).id  # type: ignore[union-attr]
+    ledger_rows = select(func.count()).where(usage.c.key_id == key_id)
+    with live.state.db.connect() as conn:
+        rows_before = conn.execute(ledger_rows).scalar_one()
+    revoke(live.state.db, key_id)  # straight in the database, as another process would
+    for path in ("alpha-channel-base64", "image-without-background-base64"):
+        refused = post_json(live, key, {"image_base64": B64}, path)
+        assert refused.status_code == 401, refused.text
+        assert "API key" in refused.json()["detail"]
+    with live.state.db.connect() as conn:
+        balance = conn.execute(select(api_keys.c.credits).where(api_keys.c.id == key_id))
+        assert balance.scalar_one() == 4
+        assert conn.execute(ledger_rows).scalar_one() == rows_before  # nothing reserved
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from alphamatte.imaging.decontaminate import warm_up
 from alphamatte.server.access_log import AccessLog
 from alphamatte.server.accounting import idempotency
 from alphamatte.server.accounting.credits import refund_stale
+from alphamatte.server.accounting.keys import RecentKeys
 from alphamatte.server.admission import MB, MemoryBudget, default_budget_mb
 from alphamatte.server.errors import install_error_handlers
 from alphamatte.server.ratelimit import RateLimiter
@@ -85,6 +86,7 @@ def create_app(
             settings.rate_limit, settings.redis_url or "memory://", settings.auth_failure_limit
         ),
         results=make_result_cache(settings),
+        recent_keys=RecentKeys(settings.key_cache_s),
         executor=BoundedExecutor(
             workers=min(4, (os.cpu_count() or 1) + 1), max_pending=settings.queue_size
         ),

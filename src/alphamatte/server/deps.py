@@ -8,8 +8,8 @@ from typing import Annotated, Any, TypeVar
 import anyio.to_thread
 from fastapi import Depends, Request
 
-from alphamatte.server.accounting.keys import ApiKey, authenticate
-from alphamatte.server.errors import ApiError
+from alphamatte.server.accounting.keys import ApiKey, RecentKeys, authenticate
+from alphamatte.server.errors import INVALID_KEY, ApiError
 from alphamatte.server.state import ServerState
 
 T = TypeVar("T")
@@ -38,6 +38,15 @@ def client_address(request: Request) -> str:
 
 
 async def require_key(request: Request, state: State) -> ApiKey:
+    """The key of the X-API-Key header, read from the database (401 if none)."""
+    return await authenticated_key(request, state, recent=None)
+
+
+async def authenticated_key(
+    request: Request, state: ServerState, recent: RecentKeys | None
+) -> ApiKey:
+    """The key of the X-API-Key header (401 if none), trusted from ``recent`` when it
+    authenticated there in the last few seconds."""
     client = client_address(request)
     # Guessing keys is throttled per address: after too many failures even a good key waits.
     if await off_loop_if(state.limiter.blocking, state.limiter.auth_blocked, client):
@@ -48,10 +57,14 @@ async def require_key(request: Request, state: State) -> ApiKey:
             {"Retry-After": str(wait)},
         )
     raw = request.headers.get("x-api-key")
-    key = await anyio.to_thread.run_sync(authenticate, state.db, raw)
+    key = recent.get(raw) if recent is not None else None
     if key is None:
-        await off_loop_if(state.limiter.blocking, state.limiter.auth_failed, client)
-        raise ApiError(401, "Invalid or missing API key (send it in the X-API-Key header).")
+        key = await anyio.to_thread.run_sync(authenticate, state.db, raw)
+        if key is None:
+            await off_loop_if(state.limiter.blocking, state.limiter.auth_failed, client)
+            raise ApiError(401, INVALID_KEY)
+        if recent is not None and raw:
+            recent.put(raw, key)
     request.state.key_id = key.id
     return key
 

@@ -23,6 +23,7 @@ from alphamatte.server.admission import OverBudgetError
 log = logging.getLogger("alphamatte.errors")
 INSUFFICIENT_CREDIT = "Insufficient credit. Please top up API credits."
 CREDITS_EXPIRED = "Credits expired. Top up API credits to reactivate them."
+INVALID_KEY = "Invalid or missing API key (send it in the X-API-Key header)."
 
 
 class ApiError(Exception):

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from alphamatte.config import Settings
 from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter
+from alphamatte.server.accounting.keys import RecentKeys
 from alphamatte.server.admission import MemoryBudget
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import NoResultCache, ResultCache
@@ -56,4 +57,5 @@ class ServerState:
     metrics: Metrics
     memory: MemoryBudget
     results: ResultCache = field(default_factory=NoResultCache)
+    recent_keys: RecentKeys = field(default_factory=lambda: RecentKeys(ttl_s=0))
     matter: Matter | None = None

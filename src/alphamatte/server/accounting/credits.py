@@ -22,11 +22,16 @@ _TAKE = (
     .where(
         api_keys.c.id == bindparam("key"),
         api_keys.c.credits >= bindparam("cost"),
+        # Checked here too: the image endpoints trust a recently authenticated key for a few
+        # seconds, and a key revoked by another process in that time must not spend.
+        api_keys.c.revoked.is_(False),
         api_keys.c.expires_at.is_(None) | (api_keys.c.expires_at > bindparam("now")),
     )
     .values(credits=api_keys.c.credits - bindparam("cost"))
 )
-_EXPIRES_AT = select(api_keys.c.expires_at).where(api_keys.c.id == bindparam("key"))
+_WHY_NOT = select(api_keys.c.expires_at, api_keys.c.revoked).where(
+    api_keys.c.id == bindparam("key")
+)
 _NOTE = insert(usage)
 _MAKE_FINAL = (
     update(usage)
@@ -39,6 +44,7 @@ class Reservation(enum.Enum):
     OK = "ok"
     NO_CREDIT = "no_credit"
     EXPIRED = "expired"
+    REVOKED = "revoked"
 
 
 def reserve(
@@ -53,8 +59,10 @@ def reserve(
     with engine.begin() as conn:
         taken = conn.execute(_TAKE, {"key": key_id, "cost": credits, "now": now})
         if taken.rowcount != 1:
-            expires_at = conn.execute(_EXPIRES_AT, {"key": key_id}).scalar()
-            if expires_at is not None and expires_at <= now:
+            why = conn.execute(_WHY_NOT, {"key": key_id}).one()
+            if why.revoked:
+                return Reservation.REVOKED
+            if why.expires_at is not None and why.expires_at <= now:
                 return Reservation.EXPIRED
             return Reservation.NO_CREDIT
         conn.execute(

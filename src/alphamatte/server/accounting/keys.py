@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cachetools import TTLCache
 from sqlalchemy import Engine, bindparam, insert, select, update
 
 from alphamatte.server.accounting.ledger import Actor, Kind, post
@@ -112,6 +113,35 @@ def authenticate(engine: Engine, raw: str | None) -> ApiKey | None:
         return None
     key = _row_to_key(row)
     return None if key.revoked else key
+
+
+class RecentKeys:
+    """Keys that authenticated in the last ``ttl_s`` seconds, by the hash of their secret.
+
+    The image endpoints use a key's id and rate limit only, and their reservation re-checks
+    revocation, expiry and balance in its own transaction; trusting a recent lookup saves them
+    a database read and a hop to a thread (~0.6 ms of CPU a request on a 2-core EPYC). Whatever
+    reads the balance (/available-credit) authenticates afresh. Used from the event loop only.
+    """
+
+    def __init__(self, ttl_s: float, max_keys: int = 10_000) -> None:
+        self._keys: TTLCache[str, ApiKey] | None = (
+            TTLCache(maxsize=max_keys, ttl=ttl_s) if ttl_s > 0 else None
+        )
+
+    def get(self, raw: str | None) -> ApiKey | None:
+        if self._keys is None or not raw:
+            return None
+        return self._keys.get(hash_key(raw))
+
+    def put(self, raw: str, key: ApiKey) -> None:
+        if self._keys is not None:
+            self._keys[hash_key(raw)] = key
+
+    def forget_all(self) -> None:
+        """After a revocation in this process: it takes effect at once."""
+        if self._keys is not None:
+            self._keys.clear()
 
 
 def get_key(engine: Engine, key_id: int) -> ApiKey | None:

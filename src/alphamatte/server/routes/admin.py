@@ -156,6 +156,7 @@ async def key_ledger(
 async def revoke(key_id: KeyId, state: State, _: Admin) -> dict[str, Any]:
     if not await anyio.to_thread.run_sync(keys.revoke, state.db, key_id):
         raise ApiError(404, f"No key with id {key_id}.")
+    state.recent_keys.forget_all()
     key = await anyio.to_thread.run_sync(keys.get_key, state.db, key_id)
     assert key is not None
     return _public(key)

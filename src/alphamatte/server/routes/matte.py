@@ -30,8 +30,8 @@ from alphamatte.server.body import (
     image_from_multipart,
     read_limited,
 )
-from alphamatte.server.deps import get_state, off_loop_if, rate_limited_key, require_key
-from alphamatte.server.errors import CREDITS_EXPIRED, INSUFFICIENT_CREDIT, ApiError
+from alphamatte.server.deps import authenticated_key, get_state, off_loop_if, rate_limited_key
+from alphamatte.server.errors import CREDITS_EXPIRED, INSUFFICIENT_CREDIT, INVALID_KEY, ApiError
 from alphamatte.server.result_cache import result_key
 from alphamatte.server.state import ServerState
 
@@ -177,6 +177,8 @@ class _Paid:
             raise ApiError(403, CREDITS_EXPIRED)
         if outcome is credits.Reservation.NO_CREDIT:
             raise ApiError(402, INSUFFICIENT_CREDIT)
+        if outcome is credits.Reservation.REVOKED:
+            raise ApiError(401, INVALID_KEY)
         try:
             png = produce()
         except BaseException:
@@ -243,8 +245,8 @@ async def _authorised(request: Request) -> tuple[ServerState, ApiKey]:
     server CPU per request (median of 3 alternating load.py runs) once gone. The OpenAPI
     document is unchanged: these dependencies read only the request."""
     state = get_state(request)
-    key = await rate_limited_key(request, state, await require_key(request, state))
-    return state, key
+    key = await authenticated_key(request, state, recent=state.recent_keys)
+    return state, await rate_limited_key(request, state, key)
 
 
 Render = Callable[[bytes], tuple[bytes, str]]  # png → (response body, media type)
