@@ -33,6 +33,7 @@ from alphamatte.server.state import Metrics, ServerState
 from alphamatte.server.storage.database import make_engine, migrate
 
 log = logging.getLogger("alphamatte.server")
+RATE_WINDOW_SWEEP_S = 1.0  # how often expired in-process rate-limit entries are dropped
 GPU_INFLIGHT = 8  # requests in inference at once when the model runs on a GPU
 MatterFactory = Callable[[Settings], Matter]
 
@@ -71,6 +72,12 @@ async def _reaper(state: ServerState) -> None:
             await anyio.to_thread.run_sync(reap, state)
         except Exception as exc:  # storage down: try again next round
             log.warning(json.dumps({"event": "reaper_failed", "error": type(exc).__name__}))
+
+
+async def _expire_rate_windows(state: ServerState) -> None:
+    while True:
+        await anyio.sleep(RATE_WINDOW_SWEEP_S)
+        state.limiter.expire()
 
 
 def create_app(
@@ -129,6 +136,7 @@ def create_app(
         await anyio.to_thread.run_sync(warm_up)  # numba JIT for cutouts, before /ready
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_reaper, state)
+            tasks.start_soon(_expire_rate_windows, state)
             yield
             tasks.cancel_scope.cancel()
         state.executor.shutdown()

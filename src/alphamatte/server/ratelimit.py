@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 log = logging.getLogger("alphamatte.ratelimit")
@@ -37,6 +37,28 @@ class RateState:
         return max(1, math.ceil(self.reset_at - time.time()))
 
 
+class InProcessStorage(MemoryStorage):
+    """limits' in-process storage, with expired entries dropped when :meth:`expire` is called.
+
+    The stock storage drops them on a ``threading.Timer`` that it starts again, as a new
+    thread, whenever the previous one has run (every 10 ms under load): one thread created
+    and torn down per one or two requests, ~0.4 ms of CPU per request at 200 requests/s on a
+    2-core EPYC (0.035 ms in a tight loop). Expiry only bounds memory; the windows
+    themselves read timestamps, so a slower sweep changes no answer.
+    """
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 (the stock timer restart)
+        pass
+
+    def expire(self) -> None:
+        """Drop expired entries, and the keys left without any (the stock sweep keeps an empty
+        list per key ever seen: one per client address that ever failed to authenticate).
+        Called from the event loop, like every other use of this storage in the server."""
+        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+        for key in [key for key, entries in self.events.items() if not entries]:
+            del self.events[key]
+
+
 class RateLimiter:
     """Per-key request limits, plus a per-address limit on failed authentications.
 
@@ -52,11 +74,22 @@ class RateLimiter:
         self.auth_failures = parse(auth_failures)
         options = {"socket_timeout": 1, "socket_connect_timeout": 1}
         networked = not storage_url.startswith("memory")
-        storage = storage_from_string(storage_url, **(options if networked else {}))
+        self._in_process = None if networked else InProcessStorage()
+        storage = (
+            self._in_process
+            if self._in_process is not None
+            else storage_from_string(storage_url, **options)
+        )
         # Redis calls are network I/O and go to a worker thread; the in-process window answers
         # in microseconds, less than the hop to a thread costs.
         self.blocking = networked
         self._limiter = MovingWindowRateLimiter(storage)
+
+    def expire(self) -> None:
+        """Drop expired in-process entries (the server calls this every second); Redis
+        expires its own."""
+        if self._in_process is not None:
+            self._in_process.expire()
 
     def item_for(self, override: str | None) -> RateLimitItem:
         return parse(override) if override else self.default
