@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -11,6 +12,12 @@ from PIL import Image
 # 41.2 kB, level 6 → 6.2 ms / 35.0 kB, level 9 → 26 ms / 33.6 kB. Level 6 saves 18 % of the
 # bytes for ~1 ms. A 16 MP matte takes 0.16 s at level 6.
 PNG_COMPRESS_LEVEL = 6
+# ...and with deflate's run-length strategy, which suits mattes (long runs of 0 and 255 with
+# short ramps between): over the model's mattes of the 40 eval photos (0.5-18 MP), 1.46 s and
+# 5.18 MB in all against 2.86 s and 5.49 MB with the default strategy, smaller on every photo
+# (median 0.947x, worst 0.983x) and 0.51x the time (median). Cutouts carry photo noise and
+# were not helped (same total, up to 1.47x the bytes on some photos): they keep the default.
+MATTE_COMPRESS_TYPE = zlib.Z_RLE
 # Cutouts carry the photo's own noise, which deflate barely compresses. Measured on real 8-18 MP
 # cutouts: level 6 took 4.2-4.4 s for 14-17 MB; level 3, 1.9-2.1 s for +5-11 % bytes; level 1,
 # 1.3-1.6 s for +10-18 %. The encode cost more than the model; level 1 makes it a third. With
@@ -35,5 +42,6 @@ def encode_png(array: np.ndarray, *, compress_level: int | None = None) -> bytes
     else:
         raise ValueError(f"cannot encode an array of shape {array.shape}")
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=compress_level)
+    strategy = MATTE_COMPRESS_TYPE if array.ndim == 2 else zlib.Z_DEFAULT_STRATEGY
+    image.save(buffer, format="PNG", compress_level=compress_level, compress_type=strategy)
     return buffer.getvalue()
