@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from alphamatte.server.deps import Key, State
+from alphamatte.server.deps import Key, State, off_loop_if
 
 router = APIRouter(tags=["account"])
 
 
 @router.get("/available-credit", summary="Credits left on this key and when they expire")
 async def available_credit(request: Request, state: State, key: Key) -> JSONResponse:
-    # Off the event loop: with Redis this is a network round trip.
-    rate = await anyio.to_thread.run_sync(state.limiter.peek, key.id, key.rate_limit)
+    # Off the event loop with Redis (a network round trip); the in-process window stays on it,
+    # like every other use of it.
+    rate = await off_loop_if(state.limiter.blocking, state.limiter.peek, key.id, key.rate_limit)
     expiry = key.expires_at.strftime("%Y-%m-%d %H:%M:%S") if key.expires_at else None
     return JSONResponse({"credit": key.credits, "expiration_date": expiry}, headers=rate.headers())

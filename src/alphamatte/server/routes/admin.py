@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from alphamatte.server.accounting import keys, ledger
 from alphamatte.server.accounting.ledger import Actor
-from alphamatte.server.deps import State, client_address
+from alphamatte.server.deps import State, client_address, off_loop_if
 from alphamatte.server.errors import ApiError
 from alphamatte.server.ratelimit import valid_rate_limit
 
@@ -29,14 +29,14 @@ async def require_admin(request: Request, state: State) -> None:
     if not token:
         raise ApiError(403, "The admin API is disabled; set ALPHAMATTE_ADMIN_TOKEN to enable it.")
     client = client_address(request)
-    if await anyio.to_thread.run_sync(state.limiter.auth_blocked, client):
+    if await off_loop_if(state.limiter.blocking, state.limiter.auth_blocked, client):
         raise ApiError(429, "Too many failed authentication attempts.", {"Retry-After": "60"})
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         given.strip().encode(), token.encode()
     ):
-        await anyio.to_thread.run_sync(state.limiter.auth_failed, client)
+        await off_loop_if(state.limiter.blocking, state.limiter.auth_failed, client)
         raise ApiError(401, "Admin token missing or wrong (Authorization: Bearer <token>).")
 
 
