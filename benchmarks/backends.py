@@ -1,9 +1,9 @@
 """ONNX Runtime (fp32, int8) vs OpenVINO on this machine: speed per 1024² and matte agreement.
 
-ONNX Runtime fp32 and OpenVINO open the same prepared fp32 graph; ONNX Runtime int8 the graph
-engine/quantize.py builds from it. Runs alternate for ``--rounds`` on the real photos of
-../shared/eval (letterboxed as ``fast`` does), so machine noise hits all; the matte difference
-is taken against ONNX Runtime fp32. Ends with the backend ``auto`` picks here.
+ONNX Runtime fp32 and OpenVINO open the same prepared fp32 graph; ONNX Runtime int8 and
+OpenVINO int8 the QDQ graph engine/quantize.py builds from it. Runs alternate for ``--rounds``
+on the real photos of ../shared/eval (letterboxed as ``fast`` does), so machine noise hits all;
+the matte difference is taken against ONNX Runtime fp32. Ends with the backend ``auto`` picks here.
 
     .venv/bin/python benchmarks/backends.py [--rounds 3] [--photos 6]
 """
@@ -45,6 +45,10 @@ def main() -> None:
     )
     if openvino_installed():
         sessions["openvino"] = OpenVinoSession(graph, dynamic=True)
+        # OpenVINO reads the QDQ graph's quantize/dequantize pairs and runs those parts in int8.
+        quantized = OpenVinoSession(quantize(graph, base.spec), dynamic=True)
+        quantized.precision = "int8"
+        sessions["openvino int8"] = quantized
     matters = {name: Matter(s, base.spec, base.config) for name, s in sessions.items()}
     pairs = [p for p in discover(EVAL) if not p.composite][: args.photos]
     photos = [load_pair(p) for p in pairs]
