@@ -30,10 +30,10 @@ def encode_png(array: np.ndarray, *, compress_level: int | None = None) -> bytes
     """PNG bytes of a uint8 array: H x W gives mode L, H x W x 4 gives RGBA."""
     if array.dtype != np.uint8:
         raise TypeError("encode_png expects uint8 pixels")
+    matte = array.ndim == 2
     if compress_level is None:
-        colour = array.ndim == 3
-        compress_level = RGBA_COMPRESS_LEVEL if colour else PNG_COMPRESS_LEVEL
-    if array.ndim == 2:
+        compress_level = PNG_COMPRESS_LEVEL if matte else RGBA_COMPRESS_LEVEL
+    if matte:
         image = Image.fromarray(array, mode="L")
     elif array.ndim == 3 and array.shape[2] == 4:
         image = Image.fromarray(array, mode="RGBA")
@@ -42,6 +42,6 @@ def encode_png(array: np.ndarray, *, compress_level: int | None = None) -> bytes
     else:
         raise ValueError(f"cannot encode an array of shape {array.shape}")
     buffer = io.BytesIO()
-    strategy = MATTE_COMPRESS_TYPE if array.ndim == 2 else zlib.Z_DEFAULT_STRATEGY
+    strategy = MATTE_COMPRESS_TYPE if matte else zlib.Z_DEFAULT_STRATEGY
     image.save(buffer, format="PNG", compress_level=compress_level, compress_type=strategy)
     return buffer.getvalue()
