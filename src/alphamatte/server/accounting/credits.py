@@ -8,11 +8,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from alphamatte.server.accounting.ledger import Actor, Kind, post
-from alphamatte.server.storage.driver import DriverStatement, driver_transaction, on_driver
+from alphamatte.server.storage.driver import DriverStatement, on_driver
+from alphamatte.server.storage.group_commit import group_commit
 from alphamatte.server.storage.schema import api_keys, usage
 
 # The statements of every charged request, built once: building and keying them again per call
@@ -80,11 +82,17 @@ def reserve(
     }
     why: tuple[object, ...] | None
     if on_driver(engine):
-        with driver_transaction(engine) as cursor:
+
+        def write(cursor: Any) -> tuple[object, ...] | None:
+            """None when reserved, else what the refusal depends on."""
             if _TAKE_ON_DRIVER.run(cursor, take) == 1:
                 _NOTE_ON_DRIVER.run(cursor, note)
-                return Reservation.OK
-            why = _WHY_NOT_ON_DRIVER.first(cursor, {"key": key_id})
+                return None
+            return _WHY_NOT_ON_DRIVER.first(cursor, {"key": key_id}) or (None, False)
+
+        why = group_commit(engine).run(write)
+        if why is None:
+            return Reservation.OK
     else:
         with engine.begin() as conn:
             if conn.execute(_TAKE, take).rowcount == 1:
@@ -107,8 +115,9 @@ def charge(
     reaper: the request is then not charged, and ``also`` does not run."""
     final = {"reference": request_id}
     if also is None and on_driver(engine):
-        with driver_transaction(engine) as cursor:
-            return _MAKE_FINAL_ON_DRIVER.run(cursor, final) == 1
+        return group_commit(engine).run(
+            lambda cursor: _MAKE_FINAL_ON_DRIVER.run(cursor, final) == 1
+        )
     with engine.begin() as conn:
         done = conn.execute(_MAKE_FINAL, final)
         if done.rowcount != 1:
