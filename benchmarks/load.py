@@ -116,6 +116,12 @@ def cpu_s(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(stolen, all) ticks of the whole machine so far, from /proc/stat's first line."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[7], sum(fields[:8])  # user nice system idle iowait irq softirq steal
+
+
 def photos(count: int) -> list[str]:
     """Distinct small JPEGs (crops of a real photo) so that the result cache cannot help."""
     source = EVAL / "alphamatting_lowres" / "images" / "GT18.png"
@@ -176,6 +182,7 @@ class Run:
     elapsed: float
     server_cpu: float  # seconds, the server's processes
     client_cpu: float  # seconds, this process (the load generator)
+    stolen: float  # share of the machine's CPU time its hypervisor gave to others meanwhile
     latencies: list[float]
     statuses: dict[int, int]
 
@@ -192,17 +199,20 @@ async def measure(url: str, key: str, bodies: list[str], args: argparse.Namespac
         warm = max(50, args.requests // 20) if args.model == "instant" else 2
         await drive(client, key, bodies[:warm], args.concurrency, time.monotonic() + 120)
         rss_start, server_start, client_start = rss_mb(pid), cpu_s(pid), time.process_time()
+        stolen_start, ticks_start = cpu_ticks()
         start = time.perf_counter()
         latencies, statuses = await drive(
             client, key, bodies, args.concurrency, time.monotonic() + args.max_seconds, args.rate
         )
         elapsed = time.perf_counter() - start
+        stolen_end, ticks_end = cpu_ticks()
         return Run(
             rss_start,
             rss_mb(pid),
             elapsed,
             cpu_s(pid) - server_start,
             time.process_time() - client_start,
+            (stolen_end - stolen_start) / max(1, ticks_end - ticks_start),
             latencies,
             statuses,
         )
@@ -265,18 +275,21 @@ def main() -> None:
         f"{'one repeated image' if args.repeat_image else f'{distinct} distinct 320x240 JPEGs'}"
     )
     # Server CPU per request is steadier than requests/s when the load generator shares the
-    # cores: it does not move with how the scheduler splits them between the two.
+    # cores: it does not move with how the scheduler splits them between the two. Stolen CPU
+    # is what a virtual machine's host took for others: runs with much of it are not
+    # comparable with runs without.
     print(
         "| requests/s | p50 ms | p99 ms | max ms | server CPU ms/request "
-        "| client CPU ms/request | RSS after warm-up MB | RSS at end MB | growth |"
+        "| client CPU ms/request | stolen CPU | RSS after warm-up MB | RSS at end MB | growth |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     growth = 100 * (run.rss_end - run.rss_start) / run.rss_start
     per_request = max(done, 1) / 1000  # seconds of CPU → ms per request
     print(
         f"| {done / run.elapsed:.1f} | {statistics.median(ordered) * 1000:.1f} | "
         f"{ordered[int(0.99 * (done - 1))] * 1000:.1f} | {ordered[-1] * 1000:.1f} | "
         f"{run.server_cpu / per_request:.2f} | {run.client_cpu / per_request:.2f} | "
+        f"{100 * run.stolen:.1f} % | "
         f"{run.rss_start:.0f} | {run.rss_end:.0f} | {growth:+.1f} % |"
     )
 
