@@ -68,7 +68,12 @@ class GroupCommit:
             return len(self._queue)
 
     def run(self, write: Write[T]) -> T:
-        """``write(cursor)`` inside a committed transaction; its result, or what it raised."""
+        """``write(cursor)`` inside a committed transaction; its result, or what it raised.
+
+        ``write`` may run twice (alone again after its batch failed) and runs on whichever
+        thread leads its batch: it must only run statements on the cursor and compute its
+        result from them, never write through this queue itself (it would wait for itself).
+        """
         pending = _Pending(write)
         with self._lock:
             self._queue.append(pending)
