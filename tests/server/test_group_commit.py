@@ -3,10 +3,12 @@ gets exactly its own result or its own error."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,9 @@ from sqlalchemy import Engine, select
 from alphamatte.server.accounting.credits import Reservation, charge, reserve
 from alphamatte.server.accounting.keys import create_key
 from alphamatte.server.accounting.ledger import totals
+from alphamatte.server.storage import group_commit as group_commit_module
 from alphamatte.server.storage.database import make_engine, migrate
+from alphamatte.server.storage.driver import driver_transaction
 from alphamatte.server.storage.group_commit import GroupCommit, group_commit
 from alphamatte.server.storage.schema import api_keys, usage
 
@@ -97,6 +101,34 @@ def test_one_failing_write_does_not_take_the_others_with_it(engine: Engine) -> N
         futures[2].result()
     # b's row went with its own rollback; everyone else's was committed.
     assert ledger_ids(engine) == {"leader", "a", "c"}
+
+
+def test_a_failed_transaction_fails_its_whole_batch_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The leader's transaction works; the next one cannot begin (as when another process has
+    # held the database past the busy timeout). Each queued caller gets that error at once,
+    # rather than each waiting for a transaction of its own to fail the same way.
+    opened = 0
+
+    @contextmanager
+    def second_fails(target: Engine) -> Iterator[Any]:
+        nonlocal opened
+        opened += 1
+        if opened == 2:
+            raise sqlite3.OperationalError("database is locked")
+        with driver_transaction(target) as cursor:
+            yield cursor
+
+    monkeypatch.setattr(group_commit_module, "driver_transaction", second_fails)
+    commits = GroupCommit(engine)
+    futures = queue_behind_a_held_leader(commits, [note(f"w{i}") for i in range(3)])
+    assert futures[0].result() == "leader"
+    for future in futures[1:]:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            future.result()
+    assert opened == 2 and commits.transactions == 2
+    assert ledger_ids(engine) == {"leader"}
 
 
 def test_a_batch_larger_than_the_limit_is_split(engine: Engine) -> None:

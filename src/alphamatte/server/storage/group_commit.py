@@ -10,8 +10,9 @@ Here the writes queue up instead. The thread at the head of the queue runs every
 behind it in one transaction (one BEGIN, one COMMIT, one fsync), then wakes their threads with
 their results; a thread that arrives meanwhile waits for the next batch. Nobody returns before
 the COMMIT that holds their write: each caller sees exactly what a transaction of its own
-would have given it. If any write of a batch raises, the batch is rolled back and each of its
-writes runs again alone, so one failure never takes another request's write with it.
+would have given it. If a write of a batch raises, the batch is rolled back and each of its
+writes runs again alone, so one failure never takes another request's write with it; if the
+transaction itself fails (BEGIN or COMMIT), each caller in it gets that error.
 """
 
 from __future__ import annotations
@@ -102,15 +103,26 @@ class GroupCommit:
 
     def _commit(self, batch: list[_Pending[Any]]) -> None:
         self.transactions += 1
+        write_failed = False
         try:
             with driver_transaction(self._engine) as cursor:
-                results = [pending.write(cursor) for pending in batch]
+                results = []
+                for pending in batch:
+                    try:
+                        results.append(pending.write(cursor))
+                    except Exception:
+                        write_failed = True
+                        raise
         except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error, batch[0].finished = exc, True
+            if write_failed and len(batch) > 1:
+                for pending in batch:  # find the write that failed; the others still commit
+                    self._commit([pending])
                 return
-            for pending in batch:  # find the write that failed; the others still commit
-                self._commit([pending])
+            # The write's own error, or the transaction's (BEGIN or COMMIT failed: the database
+            # is locked past its busy timeout, or the disk failed), which is everyone's: running
+            # each write again alone would only make each caller wait that long again.
+            for pending in batch:
+                pending.error, pending.finished = exc, True
             return
         for pending, result in zip(batch, results, strict=True):
             pending.result, pending.finished = result, True
