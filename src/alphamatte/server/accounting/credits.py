@@ -99,7 +99,7 @@ def reserve(
                 conn.execute(_NOTE, note)
                 return Reservation.OK
             why = tuple(conn.execute(_WHY_NOT, {"key": key_id}).one())
-    expires_at, revoked = why if why is not None else (None, False)
+    expires_at, revoked = why
     if revoked:
         return Reservation.REVOKED
     if isinstance(expires_at, datetime) and expires_at <= now:
