@@ -297,3 +297,20 @@ def test_expiry_dates_with_a_time_zone_are_understood(admin_live: LiveServer) ->
     )
     assert topped.status_code == 200, topped.text
     assert matte(admin_live, raw).status_code == 200
+
+
+def test_an_expiry_with_no_local_time_is_refused_as_input(admin_live: LiveServer) -> None:
+    # Year 1 at a positive offset falls before the first representable local time: a bad
+    # request like any other (it was a 500 once), and nothing is created or changed.
+    url, past = admin_live.url, "0001-01-01T00:00:00+00:01"
+    before = httpx.get(f"{url}/admin/keys", headers=ADMIN).json()
+    created = httpx.post(f"{url}/admin/keys", headers=ADMIN, json={"expires_at": past})
+    assert (created.status_code, created.json()) == (400, {"detail": "Invalid request."})
+    assert httpx.get(f"{url}/admin/keys", headers=ADMIN).json() == before
+    raw = admin_live.new_key(credits=1)
+    ident = key_id(admin_live, raw)
+    topped = httpx.post(
+        f"{url}/admin/keys/{ident}/topup", headers=ADMIN, json={"credits": 1, "expires": past}
+    )
+    assert (topped.status_code, topped.json()) == (400, {"detail": "Invalid request."})
+    assert balance(admin_live, raw) == 1

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from alphamatte.server.accounting import keys, ledger
 from alphamatte.server.accounting.ledger import Actor
@@ -44,10 +44,22 @@ Admin = Annotated[None, Depends(require_admin)]
 KeyId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # the column is a 32-bit integer
 
 
+def _in_local_time(moment: datetime | None) -> datetime | None:
+    # Done here rather than only where the key is written, so that a date with no local-time
+    # equivalent (year 1 at a positive offset, say) is refused as input, not a server error.
+    try:
+        return keys.local_naive(moment)
+    except OverflowError as exc:
+        raise ValueError("the date is out of range in the server's time zone") from exc
+
+
+Expiry = Annotated[datetime | None, AfterValidator(_in_local_time)]
+
+
 class NewKey(BaseModel):
     name: str = Field(default="", max_length=200)
     credits: int = Field(default=0, ge=0, le=10**12)
-    expires_at: datetime | None = None
+    expires_at: Expiry = None
     rate_limit: str | None = Field(default=None, max_length=64)
 
     @field_validator("rate_limit")
@@ -60,7 +72,7 @@ class NewKey(BaseModel):
 
 class TopUp(BaseModel):
     credits: int = Field(default=0, ge=0, le=10**12)
-    expires: datetime | None = None  # the new expiry; see keys.next_expiry
+    expires: Expiry = None  # the new expiry; see keys.next_expiry
 
     @model_validator(mode="after")
     def _credits_or_a_date(self) -> TopUp:
