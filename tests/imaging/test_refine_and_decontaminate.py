@@ -15,7 +15,7 @@ from alphamatte.imaging.decontaminate import foreground_colours
 from alphamatte.imaging.effects import composite
 from alphamatte.imaging.encode import encode_png
 from alphamatte.imaging.refine import STRIP_ROWS, upscale_matte
-from alphamatte.imaging.resize import resize_matte
+from alphamatte.imaging.resize import resize_image, resize_matte
 
 
 def hard_edge_photo(width: int = 400, height: int = 300, edge: int = 213) -> np.ndarray:
@@ -52,6 +52,38 @@ def test_guided_upscale_in_strips_equals_one_pass(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(refine, "STRIP_ROWS", STRIP_ROWS * 4)
     whole = upscale_matte(small, photo)
     assert np.abs(in_strips - whole).max() < 1e-4  # no seam at the strip joints
+
+
+def test_guided_upscale_skips_only_blocks_it_would_not_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alphamatte.imaging import refine
+
+    photo = hard_edge_photo(width=1200, height=300, edge=702)
+    truth = np.zeros((300, 1200), np.float32)
+    truth[:, :702] = 1.0
+    small = resize_matte(truth, 300, 75)  # uncertain only around the edge: one or two blocks
+    in_blocks = upscale_matte(small, photo)
+    monkeypatch.setattr(refine, "BLOCK_COLUMNS", 10**6)
+    whole = upscale_matte(small, photo)
+    assert np.abs(in_blocks - whole).max() < 1e-4
+    plain = resize_matte(small, 1200, 300, cubic=True)
+    assert np.abs(whole - plain)[:, 690:710].max() > 0.05  # the guided edge is there
+
+
+def test_the_photo_already_shrunk_for_the_model_guides_the_same_upscale() -> None:
+    rng = np.random.default_rng(5)
+    photo = cv2.resize(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8), (400, 300))
+    small = rng.random((75, 100), dtype=np.float32)
+    small[small > 0.7], small[small < 0.3] = 1.0, 0.0
+    shrunk = resize_image(photo, 100, 75)
+    same = upscale_matte(small, photo, small_rgb=shrunk)
+    assert np.array_equal(same, upscale_matte(small, photo))
+    # It is what guides the edges: another small photo gives another matte.
+    other = upscale_matte(small, photo, small_rgb=np.ascontiguousarray(shrunk[:, ::-1]))
+    assert np.abs(other - upscale_matte(small, photo)).max() > 0.05
+    with pytest.raises(ValueError, match="matte's size"):
+        upscale_matte(small, photo, small_rgb=resize_image(photo, 50, 75))
 
 
 def test_shrinking_or_equal_sizes_fall_back_to_a_plain_resize() -> None:

@@ -89,7 +89,7 @@ def _finish(upright: np.ndarray, orientation: int, proxy: Proxy, png: bytes) -> 
     from alphamatte.imaging.refine import upscale_matte
 
     small = wire.decode_matte(png, proxy.width, proxy.height)
-    return Matted(upright, upscale_matte(small, upright), orientation)
+    return Matted(upright, upscale_matte(small, upright, small_rgb=proxy.pixels), orientation)
 
 
 class _Base:

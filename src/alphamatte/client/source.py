@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,6 +64,8 @@ class Proxy:
     data: bytes
     width: int
     height: int
+    # What was encoded, kept as the guide for the matte's upscale (no second shrink).
+    pixels: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def make_proxy(
@@ -88,4 +90,4 @@ def make_proxy(
         Image.fromarray(small).save(buffer, format="PNG", compress_level=1)
     else:
         raise ValueError(f"proxy format must be 'jpeg' or 'png', not {fmt!r}")
-    return Proxy(buffer.getvalue(), new_w, new_h)
+    return Proxy(buffer.getvalue(), new_w, new_h, small)

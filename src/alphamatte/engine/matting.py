@@ -44,6 +44,14 @@ def fits_by_stretching(width: int, height: int, canvas_side: int) -> bool:
 
 
 @dataclass(frozen=True)
+class CoarseMatte:
+    """The model's matte at the inference size, and the photo it was made from at that size."""
+
+    alpha: np.ndarray  # float32, 0..1
+    photo: np.ndarray  # uint8 RGB, same height and width
+
+
+@dataclass(frozen=True)
 class MattingConfig:
     max_side: int = 1024
     quality: Quality = "fast"
@@ -120,8 +128,9 @@ class Matter:
             return photo, View(stretch=stretch, mirror=True)
         return photo, View(stretch=stretch, mirror=True), View(stretch=stretch, scale=BEST_SCALE)
 
-    def coarse(self, rgb: np.ndarray) -> np.ndarray:
-        """The float32 matte in 0..1 at the inference size, before any upscaling.
+    def coarse(self, rgb: np.ndarray) -> CoarseMatte:
+        """The float32 matte in 0..1 at the inference size, before any upscaling, with the
+        photo at that size (what the guided upscale needs again).
 
         ``best`` takes the per-pixel median of three views (the mean of two where only two
         run): the network is neither mirror- nor scale-invariant, and its mistakes in
@@ -134,10 +143,12 @@ class Matter:
             rgb = resize_image(rgb, *size)  # one Lanczos shrink, as the SDK's proxy does
         mattes = [self._view(rgb, view, size) for view in views]
         if len(mattes) == 1:
-            return mattes[0]
-        if len(mattes) == 2:
-            return _unit(0.5 * (mattes[0] + mattes[1]))
-        return _unit(np.median(np.stack(mattes), axis=0))
+            alpha = mattes[0]
+        elif len(mattes) == 2:
+            alpha = _unit(0.5 * (mattes[0] + mattes[1]))
+        else:
+            alpha = _unit(np.median(np.stack(mattes), axis=0))
+        return CoarseMatte(alpha, rgb)
 
     def predict_float(self, rgb: np.ndarray) -> np.ndarray:
         """The float32 matte in 0..1 with exactly the input's height and width."""
@@ -145,14 +156,15 @@ class Matter:
             raise ValueError("predict expects an H x W x 3 uint8 RGB array")
         return self.to_full_size(self.coarse(rgb), rgb)
 
-    def to_full_size(self, alpha: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    def to_full_size(self, coarse: CoarseMatte, rgb: np.ndarray) -> np.ndarray:
         """The coarse matte of ``rgb`` brought to its size (guided where it is enlarged)."""
         height, width = rgb.shape[:2]
+        alpha = coarse.alpha
         if alpha.shape == (height, width):
             return alpha
         if alpha.shape[0] * alpha.shape[1] >= height * width:
             return resize_matte(alpha, width, height)
-        return upscale_matte(alpha, rgb)
+        return upscale_matte(alpha, rgb, small_rgb=coarse.photo)
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """The uint8 matte (255 = opaque) with exactly the input's height and width."""

@@ -44,6 +44,9 @@ from alphamatte.imaging.resize import resize_image, resize_matte
 GUIDE_RADIUS = 5  # in matte (low-resolution) pixels
 GUIDE_EPS = 1e-2  # regularisation: larger follows the photo less where its colours vary little
 STRIP_ROWS = 256  # full-resolution rows per step, which bounds memory for huge photos
+# Within a strip, the guided estimate is made only in blocks of this many columns that hold
+# uncertain pixels: elsewhere it would be multiplied by a weight of 0.
+BLOCK_COLUMNS = 256
 BAND_LOW, BAND_HIGH = 0.02, 0.98  # coarse alpha strictly between these is "uncertain"
 # Inside the band, the matte is the mean of the guided estimate and the interpolated one. The
 # coarse matte places an edge only to within a low-resolution pixel, and the guided filter
@@ -92,8 +95,15 @@ def uncertain_band(alpha: np.ndarray) -> np.ndarray:
     return ((alpha > BAND_LOW) & (alpha < BAND_HIGH)).astype(np.float32)
 
 
-def upscale_matte(alpha: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+def upscale_matte(
+    alpha: np.ndarray, rgb: np.ndarray, *, small_rgb: np.ndarray | None = None
+) -> np.ndarray:
     """Bring ``alpha`` (float 0..1, smaller) to the size of ``rgb`` (uint8), edge-aware.
+
+    ``small_rgb`` is ``rgb`` already shrunk to the matte's size with
+    :func:`~alphamatte.imaging.resize.resize_image`, as the model's input or the SDK's proxy
+    was: passing it saves shrinking the photo a second time (0.36 s for 18 MP, a third of
+    this function's time), with the same result.
 
     The guided filter only works in the uncertain band of the coarse matte; elsewhere the
     matte is interpolated (bicubic). Over the whole image the filter also copies photo texture
@@ -106,20 +116,32 @@ def upscale_matte(alpha: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     if small_h * small_w >= height * width or min(small_h, small_w) < 2:
         return resize_matte(alpha, width, height)
     alpha = alpha.astype(np.float32)
-    guide = resize_image(rgb, small_w, small_h).astype(np.float32) * np.float32(1 / 255)
+    if small_rgb is None:
+        small_rgb = resize_image(rgb, small_w, small_h)
+    elif small_rgb.shape != (small_h, small_w, 3):
+        raise ValueError("small_rgb must be the photo at the matte's size")
+    guide = small_rgb.astype(np.float32) * np.float32(1 / 255)
     coefficients = guided_coefficients(guide, alpha)
     band = uncertain_band(alpha)
     out = np.empty((height, width), dtype=np.float32)
-    scale_y = small_h / height
+    scale_x, scale_y = small_w / width, small_h / height
     for top in range(0, height, STRIP_ROWS):
         rows = min(STRIP_ROWS, height - top)
         # The strip's rows are mapped exactly as in one resize of the whole image.
         window = (0.0, top * scale_y, float(small_w), (top + rows) * scale_y)
-        coeff = resize_float(coefficients, width, rows, "bilinear", box=window)
+        matte = resize_float(alpha, width, rows, "bicubic", box=window)
         weight = resize_float(band, width, rows, "bilinear", box=window)
-        plain = resize_float(alpha, width, rows, "bicubic", box=window)
-        pixels = rgb[top : top + rows].astype(np.float32) * np.float32(1 / 255)
-        guided = np.einsum("hwc,hwc->hw", coeff[:, :, :3], pixels) + coeff[:, :, 3]
-        blended = plain + (GUIDE_WEIGHT * weight) * (guided - plain)
-        np.clip(blended, 0.0, 1.0, out=out[top : top + rows])
+        for left in range(0, width, BLOCK_COLUMNS):
+            columns = min(BLOCK_COLUMNS, width - left)
+            share = weight[:, left : left + columns]
+            if not share.any():
+                continue  # no uncertain pixel here: the interpolated matte stands
+            block = (left * scale_x, window[1], (left + columns) * scale_x, window[3])
+            coeff = resize_float(coefficients, columns, rows, "bilinear", box=block)
+            pixels = rgb[top : top + rows, left : left + columns].astype(np.float32)
+            pixels *= np.float32(1 / 255)
+            guided = np.einsum("hwc,hwc->hw", coeff[:, :, :3], pixels) + coeff[:, :, 3]
+            plain = matte[:, left : left + columns]
+            plain += (GUIDE_WEIGHT * share) * (guided - plain)
+        np.clip(matte, 0.0, 1.0, out=out[top : top + rows])
     return out
