@@ -134,6 +134,23 @@ def test_tiles_agree_with_one_pass_on_a_large_image(monkeypatch: pytest.MonkeyPa
     assert np.abs(whole.astype(int) - tiled.astype(int)).mean() < 1.0
 
 
+def test_a_thin_edge_is_estimated_in_small_boxes_and_a_wide_one_in_one() -> None:
+    from alphamatte.imaging import decontaminate
+
+    size = decontaminate.TILE
+    thin = np.zeros((size, size), bool)
+    thin[np.arange(size), np.arange(size)] = True  # a one-pixel edge corner to corner
+    boxes = decontaminate._boxes(thin)
+    covered = np.zeros_like(thin)
+    for y0, y1, x0, x1 in boxes:
+        covered[y0:y1, x0:x1] = True
+    assert covered[thin].all()
+    seen = sum(decontaminate._with_context(box, thin.shape) for box in boxes)
+    assert len(boxes) > 1 and seen < 0.5 * size * size
+    wide = np.ones((size, size), bool)  # soft all over (fur, smoke): quarters would only add
+    assert decontaminate._boxes(wide) == [(0, size, 0, size)]
+
+
 def test_leak_metric_drops_on_real_photos(eval_dir: Path) -> None:
     """With the true alpha, the old background left in edges: the mean over all real photos."""
     raw, clean = [], []

@@ -8,8 +8,11 @@ background in the edge band from 17.6 % to 6.0 % (our local-background subtracti
 9.1 %), at ~50 ms per 0.4 MP. See ``eval.metrics.background_leak``.
 
 Only pixels with 0 < alpha < 1 change: opaque pixels keep their exact colours, and the
-estimate runs tile by tile on the tiles that have such pixels, which bounds time and memory
-on large photos.
+estimate runs box by box around such pixels (a tile's, or its quarters' where that gives it
+fewer pixels to work on), which bounds time and memory on large photos. Splitting tiles took
+the 21 large eval photos from 21.8 to 15.6 s (2-core AMD EPYC) with the model's mattes, and
+left the old background in their edges at 7.53 % instead of 7.64 % (median 3.57 % instead of
+3.60 %; 11 photos better, 8 worse, none by more than 0.31 points but sheep_00, 1.26 better).
 
 pymatting (with numba) is the optional ``edges`` extra, part of ``local`` and ``server``. Without
 it, :func:`foreground_colours` leaves the photo's colours as they are: the cutout is still a
@@ -26,6 +29,7 @@ import numpy as np
 from alphamatte.imaging.resize import to_uint8, to_unit_float
 
 TILE = 1024  # core tile side, in pixels
+MIN_TILE = 256  # tiles split in four while that gives the estimate fewer pixels, down to this
 MARGIN = 48  # context around each tile so that the estimate sees both sides of an edge
 
 
@@ -56,22 +60,64 @@ def foreground_colours(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         return rgb
     out = rgb.copy()
     height, width = a.shape
-    for top in range(0, height, TILE):
-        for left in range(0, width, TILE):
-            tile = partial[top : top + TILE, left : left + TILE]
-            rows, cols = np.nonzero(tile.any(axis=1))[0], np.nonzero(tile.any(axis=0))[0]
-            if rows.size == 0:
-                continue
-            # Only the box around this tile's edge pixels, plus context on every side.
-            y0, y1 = top + rows[0], top + rows[-1] + 1
-            x0, x1 = left + cols[0], left + cols[-1] + 1
-            cy0, cx0 = max(0, y0 - MARGIN), max(0, x0 - MARGIN)
-            cy1, cx1 = min(height, y1 + MARGIN), min(width, x1 + MARGIN)
-            estimate = _estimate(rgb[cy0:cy1, cx0:cx1], a[cy0:cy1, cx0:cx1])
-            mask = partial[y0:y1, x0:x1]
-            box = estimate[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
-            out[y0:y1, x0:x1][mask] = box[mask]
+    for y0, y1, x0, x1 in _boxes(partial):
+        cy0, cx0 = max(0, y0 - MARGIN), max(0, x0 - MARGIN)
+        cy1, cx1 = min(height, y1 + MARGIN), min(width, x1 + MARGIN)
+        estimate = _estimate(rgb[cy0:cy1, cx0:cx1], a[cy0:cy1, cx0:cx1])
+        mask = partial[y0:y1, x0:x1]
+        box = estimate[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+        out[y0:y1, x0:x1][mask] = box[mask]
     return out
+
+
+Box = tuple[int, int, int, int]  # top, bottom, left, right (exclusive)
+
+
+def _boxes(partial: np.ndarray) -> list[Box]:
+    """Boxes that cover every ``True`` of ``partial``, to be estimated one by one."""
+    return [
+        box
+        for top in range(0, partial.shape[0], TILE)
+        for left in range(0, partial.shape[1], TILE)
+        for box in _tile_boxes(partial, top, left, TILE)
+    ]
+
+
+def _tile_boxes(partial: np.ndarray, top: int, left: int, size: int) -> list[Box]:
+    """The box around one tile's ``True`` pixels, or its quarters' boxes where those hold
+    fewer pixels with their context: a thin edge across a tile then costs a strip along the
+    edge rather than the whole tile. The estimate's cost follows the pixels it is given."""
+    tile = partial[top : top + size, left : left + size]
+    rows, cols = np.flatnonzero(tile.any(axis=1)), np.flatnonzero(tile.any(axis=0))
+    if rows.size == 0:
+        return []
+    whole = (
+        top + int(rows[0]),
+        top + int(rows[-1]) + 1,
+        left + int(cols[0]),
+        left + int(cols[-1]) + 1,
+    )
+    half = size // 2
+    if half < MIN_TILE:
+        return [whole]
+    quarters = [
+        box
+        for dy in (0, half)
+        for dx in (0, half)
+        for box in _tile_boxes(partial, top + dy, left + dx, half)
+    ]
+    cost = partial.shape
+    if sum(_with_context(box, cost) for box in quarters) < _with_context(whole, cost):
+        return quarters
+    return [whole]
+
+
+def _with_context(box: Box, shape: tuple[int, ...]) -> int:
+    """Pixels the estimate sees for ``box``: the box and its margin, inside the image."""
+    y0, y1, x0, x1 = box
+    height = min(shape[0], y1 + MARGIN) - max(0, y0 - MARGIN)
+    width = min(shape[1], x1 + MARGIN) - max(0, x0 - MARGIN)
+    return height * width
 
 
 def warm_up() -> None:
