@@ -3,7 +3,11 @@ gets exactly its own result or its own error."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select
 
 from alphamatte.server.accounting.credits import Reservation, charge, reserve
 from alphamatte.server.accounting.keys import create_key
@@ -160,3 +164,61 @@ def test_concurrent_requests_never_overspend_a_key(engine: Engine) -> None:
     assert found is not None and found[0] == found[1] == 0  # balance == ledger sum
     # Eight threads at once did share transactions.
     assert group_commit(engine).transactions - before < 25 + 60
+
+
+def test_processes_take_turns_on_a_lock_file_beside_the_database(
+    engine: Engine, tmp_path: Path
+) -> None:
+    commits = GroupCommit(engine)
+    assert commits.lock_path == f"{tmp_path / 'group.db'}-writers.lock"
+    other = os.open(commits.lock_path, os.O_RDWR | os.O_CREAT)  # as another process would
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(commits.run, note("after"))
+            time.sleep(0.3)
+            assert not waiting.done()  # it waits for the other process, not in SQLite
+            assert ledger_ids(engine) == set()
+            fcntl.flock(other, fcntl.LOCK_UN)
+            assert waiting.result(timeout=10) == "after"
+    finally:
+        os.close(other)
+    assert ledger_ids(engine) == {"after"}
+    assert GroupCommit(create_engine("sqlite://")).lock_path is None  # in memory: one process
+
+
+SPENDER = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from alphamatte.server.accounting.credits import Reservation, charge, reserve
+from alphamatte.server.storage.database import make_engine
+
+engine = make_engine(sys.argv[1])
+name = sys.argv[3]
+
+def spend(i):
+    outcome = reserve(engine, int(sys.argv[2]), f"{name}-{i}", "/v1.0/alpha-channel")
+    if outcome is Reservation.OK:
+        assert charge(engine, f"{name}-{i}")
+    return outcome is Reservation.OK
+
+with ThreadPoolExecutor(4) as pool:
+    print(sum(pool.map(spend, range(40))))
+"""
+
+
+def test_two_processes_spending_one_key_stop_at_its_credit(engine: Engine) -> None:
+    # `serve --workers 2` on SQLite: each process has its own queue, and both write the file.
+    key, _ = create_key(engine, credits=30)
+    url = str(engine.url)
+    spenders = [
+        subprocess.Popen(
+            [sys.executable, "-c", SPENDER, url, str(key.id), name], stdout=subprocess.PIPE
+        )
+        for name in ("a", "b")
+    ]
+    granted = [int(process.communicate(timeout=120)[0]) for process in spenders]
+    assert all(process.returncode == 0 for process in spenders)
+    assert sum(granted) == 30
+    found = totals(engine, key.id)
+    assert found is not None and found[0] == found[1] == 0

@@ -19,7 +19,8 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # One pooled connection: threads of this process queue for it in order rather than
         # meeting in SQLite's busy handler and its back-off sleeps (SQLite allows one writer
-        # anyway). Other processes (`serve --workers N`) wait on the busy timeout.
+        # anyway). Other processes (`serve --workers N`) take turns on a lock file for the
+        # requests' writes (storage.group_commit) and on the busy timeout for the rest.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
