@@ -106,8 +106,8 @@ def _tile_boxes(partial: np.ndarray, top: int, left: int, size: int) -> list[Box
         for dx in (0, half)
         for box in _tile_boxes(partial, top + dy, left + dx, half)
     ]
-    cost = partial.shape
-    if sum(_with_context(box, cost) for box in quarters) < _with_context(whole, cost):
+    shape = partial.shape
+    if sum(_with_context(box, shape) for box in quarters) < _with_context(whole, shape):
         return quarters
     return [whole]
 
