@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from alphamatte.imaging import filters
+from alphamatte.imaging.compose import apply_alpha
 from alphamatte.imaging.decontaminate import foreground_colours
 from alphamatte.imaging.resize import to_uint8, to_unit_float
 
@@ -173,8 +174,8 @@ def outer_glow(
 
 
 def layer(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Straight-alpha RGBA uint8 from a photo and a matte."""
-    return np.dstack([rgb, to_uint8(to_unit_float(alpha))])
+    """Straight-alpha RGBA uint8 from a photo and a matte (uint8 or float)."""
+    return apply_alpha(rgb, to_unit_float(alpha))
 
 
 def css_mask_png(alpha: np.ndarray) -> bytes:
