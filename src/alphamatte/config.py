@@ -24,9 +24,10 @@ class Settings(BaseSettings):
     # What a GPU computes in: the published fp16 maths, or the widened fp32 graph. Read by
     # engine/backends.py from the environment; declared here so that a typo is refused.
     gpu_precision: Literal["fp16", "f32"] = "fp16"
-    # What ONNX Runtime on a CPU computes in: the int8 graph (engine/quantize.py; 1.8x faster
-    # at SAD parity on the eval photos) or the prepared fp32 one. Read like gpu_precision.
-    cpu_precision: Literal["int8", "f32"] = "int8"
+    # What a CPU computes in: auto (measured on this machine among the precisions within the
+    # budget, engine/selection.py), or a pin: f32, int8 (engine/quantize.py) or bf16
+    # (OpenVINO). Read like gpu_precision.
+    cpu_precision: Literal["auto", "f32", "int8", "bf16"] = "auto"
     # On a GPU, concurrent requests of one canvas size may run as one batch of up to batch_size
     # images; the first waits at most batch_wait_ms for company (engine/batching.py). Off by
     # default: on an H100 the batcher delivered fewer images/s than single runs (docs/gpu.md).

@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from alphamatte.engine.matting import Matter, MattingConfig
+from alphamatte.engine.matting import Matter, MattingConfig, refine_with_views
 from alphamatte.engine.pipeline import run_matting
 from alphamatte.engine.registry import ISNET
 from alphamatte.imaging.decode import decode
@@ -70,19 +70,38 @@ def test_best_quality_runs_three_views_and_stays_aligned() -> None:
     assert matte[50, 100] < 50 and matte[350, 100] < 50
 
 
-def test_best_takes_the_median_so_one_wrong_view_is_outvoted() -> None:
-    class OneViewWrong(FakeSession):
-        def run(self, batch: np.ndarray) -> np.ndarray:
-            out = super().run(batch)
-            self.seen = getattr(self, "seen", 0) + 1
-            if self.seen == 2:  # one of three views sees a ghost in the top-left corner
-                out[:, :, :40, :40] = 1.0
-            return out
+class OneViewWrong(FakeSession):
+    """The second view sees a ghost region in the top-left corner."""
 
-    session = OneViewWrong()
-    matter = Matter(session, ISNET, MattingConfig(max_side=640, quality="best"))  # type: ignore[arg-type]
+    def __init__(self, ghost: float) -> None:
+        super().__init__()
+        self.ghost = ghost
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        out = super().run(batch)
+        self.seen = getattr(self, "seen", 0) + 1
+        if self.seen == 2:
+            out[:, :, :40, :40] = self.ghost
+        return out
+
+
+@pytest.mark.parametrize("ghost", [1.0, 0.3])
+def test_extra_views_never_add_a_region_the_photo_view_was_sure_of(ghost: float) -> None:
+    """A region one view sees and the photo's own view rules out stays out, whether the ghost
+    is opaque or faint (a mean of views would have let a faint one in)."""
+    matter = Matter(OneViewWrong(ghost), ISNET, MattingConfig(max_side=640, quality="best"))  # type: ignore[arg-type]
     matte = matter.predict(np.zeros((400, 600, 3), np.uint8))
     assert matte.max() == 0
+
+
+def test_extra_views_refine_only_uncertain_pixels_and_only_a_little() -> None:
+    primary = np.array([[0.0, 0.5, 0.5, 1.0, 0.97]], np.float32)
+    other = np.array([[0.6, 0.56, 0.0, 0.4, 1.0]], np.float32)
+    refined = refine_with_views([primary, other, other])
+    # sure pixels (0 and 1) keep the photo view's value, however far the others are; an
+    # uncertain one takes the views' mean when it is close (0.54), not when far (0.17).
+    np.testing.assert_allclose(refined, [[0.0, 0.54, 0.5, 1.0, 0.99]], atol=1e-6)
+    assert refine_with_views([primary]) is primary
 
 
 def test_best_below_the_collapse_size_averages_two_views() -> None:

@@ -95,7 +95,9 @@ def test_matte_is_close_to_ground_truth(
 def test_the_int8_graph_keeps_the_fp32_mattes(
     eval_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ONNX Runtime on a CPU runs int8 by default; its mattes stay those of fp32."""
+    """ONNX Runtime's int8 graph (forced: what `auto` picks depends on the CPU) keeps fp32's
+    mattes."""
+    monkeypatch.setenv("ALPHAMATTE_BACKEND", "onnxruntime")
     monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "f32")
     full = load_matter(fetch=False)
     monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "int8")
@@ -152,6 +154,8 @@ def test_a_failed_int8_build_falls_back_to_fp32(
         raise MemoryError("calibration")
 
     monkeypatch.setattr(loader, "quantize", no_memory)
+    monkeypatch.setenv("ALPHAMATTE_BACKEND", "onnxruntime")
+    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "int8")
     fallback = load_matter(fetch=False)
     assert describe(fallback.session).precision == "f32"
     assert "int8 graph not built" in caplog.text

@@ -21,15 +21,27 @@ def compose() -> dict:  # type: ignore[type-arg]
 
 def test_compose_runs_replicas_behind_nginx_on_postgres_and_redis() -> None:
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "api", "nginx"}
+    assert set(services) == {"postgres", "redis", "migrate", "api", "nginx"}
     api = services["api"]
     assert api["deploy"]["replicas"] >= 2
     env = api["environment"]
     assert env["ALPHAMATTE_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "@postgres:5432/" in env["ALPHAMATTE_DATABASE_URL"]
     assert env["ALPHAMATTE_REDIS_URL"].startswith("redis://redis:")
-    assert set(api["depends_on"]) == {"postgres", "redis"}
+    assert set(api["depends_on"]) == {"migrate", "postgres", "redis"}
     assert "8080:80" in services["nginx"]["ports"]
+
+
+def test_compose_migrates_once_before_the_replicas_start() -> None:
+    services = compose()["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == ["alphamatte", "db", "upgrade"]
+    assert migrate.get("deploy", {}).get("replicas", 1) == 1
+    url = services["api"]["environment"]["ALPHAMATTE_DATABASE_URL"]
+    assert migrate["environment"]["ALPHAMATTE_DATABASE_URL"] == url
+    assert services["api"]["depends_on"]["migrate"] == {
+        "condition": "service_completed_successfully"
+    }
 
 
 def test_every_setting_in_compose_exists() -> None:

@@ -7,6 +7,7 @@ import click
 from alphamatte import __version__
 from alphamatte.cli.batch import batch
 from alphamatte.cli.composite import composite
+from alphamatte.cli.database import db
 from alphamatte.cli.evaluate import eval_command
 from alphamatte.cli.info import info
 from alphamatte.cli.local import cutout, matte
@@ -28,6 +29,7 @@ cli.add_command(batch)
 cli.add_command(eval_command)
 cli.add_command(serve)
 cli.add_command(keys)
+cli.add_command(db)
 cli.add_command(info)
 
 

@@ -30,22 +30,26 @@ def model() -> None:
 def _prepare(spec: ModelSpec, path: Path, prepare: bool) -> None:
     click.echo(f"{spec.name}: {path}")
     if prepare and spec.name == DEFAULT_MODEL:
-        from alphamatte.engine.backends import choose
-        from alphamatte.engine.loader import runtime_graph
+        from alphamatte.engine.backends import requested_backend
+        from alphamatte.engine.loader import choose_runtime, preparation_lock, runtime_graph
         from alphamatte.engine.prepare import prepare as build
 
-        prepared = build(path)
-        click.echo(f"{spec.name} (prepared): {prepared}")
-        graph, precision = runtime_graph(spec, path, choose())  # what this machine will open
+        with preparation_lock(path.parent):
+            prepared = build(path)
+            click.echo(f"{spec.name} (prepared): {prepared}")
+            # What this machine will open: measured once here (cached beside the model).
+            chosen = choose_runtime(spec, path, requested_backend())
+            graph = runtime_graph(spec, path, chosen.candidate)
+        click.echo(f"{spec.name} runs on {chosen.choice}: {chosen.reason}")
         if graph != prepared:
-            click.echo(f"{spec.name} ({precision}): {graph}")
+            click.echo(f"{spec.name} ({chosen.candidate.precision}): {graph}")
 
 
 PREPARE = click.option(
     "--prepare/--no-prepare",
     default=True,
-    help="Also build the optimised any-size variants the engine runs (fp32, and int8 for "
-    "ONNX Runtime on a CPU).",
+    help="Also build the optimised any-size variants the engine runs (fp32, int8) and "
+    "measure which backend and precision run fastest here within the precision budget.",
 )
 
 

@@ -1,11 +1,9 @@
-"""Which runtime runs the network: ONNX Runtime (CPU or CUDA) or OpenVINO (CPU), by rule.
+"""The runtimes that run the network: ONNX Runtime (CPU or CUDA) and OpenVINO (CPU).
 
-``ALPHAMATTE_BACKEND=auto|onnxruntime|openvino|cuda``. ``auto`` picks CUDA when the ``gpu``
-install (onnxruntime-gpu) finds an NVIDIA GPU; else OpenVINO where it is installed and the CPU
-has bf16 units (AMX or AVX-512 BF16): there OpenVINO ran the same graph 2.0-2.4x faster than
-ONNX Runtime at SAD parity. In f32, on CPUs without bf16, the two ran at the same speed (see
-benchmarks/backends.py), so ONNX Runtime, the default install, stays, and runs the int8 graph
-(``ALPHAMATTE_CPU_PRECISION``, engine/quantize.py): 1.8x its fp32 speed at SAD parity.
+Which one runs, and in which precision, is chosen per machine by measurement
+(:mod:`alphamatte.engine.selection`), or pinned with ``ALPHAMATTE_BACKEND=auto|onnxruntime|
+openvino|cuda`` and ``ALPHAMATTE_CPU_PRECISION=auto|f32|int8|bf16``. A usable NVIDIA GPU (the
+``gpu`` install finds one) is taken whenever ``auto`` is asked for.
 """
 
 from __future__ import annotations
@@ -51,7 +49,8 @@ def openvino_installed() -> bool:
     return True
 
 
-def _openvino_bf16() -> bool:
+def openvino_bf16() -> bool:
+    """OpenVINO says this CPU computes bf16 natively (AMX or AVX-512 BF16)."""
     import openvino as ov
 
     capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
@@ -94,14 +93,16 @@ def gpu_half() -> bool:
     return _precision("ALPHAMATTE_GPU_PRECISION", ("fp16", "f32"), "GPU") == "fp16"
 
 
-def cpu_int8() -> bool:
-    """Whether ONNX Runtime on a CPU runs the int8 graph (``ALPHAMATTE_CPU_PRECISION=int8``, the
-    default) or the prepared fp32 one (``f32``)."""
-    return _precision("ALPHAMATTE_CPU_PRECISION", ("int8", "f32"), "CPU") == "int8"
+def cpu_precision() -> str:
+    """``ALPHAMATTE_CPU_PRECISION``: ``auto`` (the default: measured, within the precision
+    budget), or a pin: ``f32``, ``int8`` (the QDQ graph of engine/quantize.py) or ``bf16``
+    (OpenVINO only)."""
+    return _precision("ALPHAMATTE_CPU_PRECISION", ("auto", "f32", "int8", "bf16"), "CPU")
 
 
-def choose(requested: str | None = None) -> Backend:
-    """The backend ``auto`` (or ``ALPHAMATTE_BACKEND``) resolves to on this machine."""
+def requested_backend(requested: str | None = None) -> Backend:
+    """The backend asked for (argument, else ``ALPHAMATTE_BACKEND``, else ``auto``), checked
+    to be installed and usable here; ``auto`` stays ``auto``."""
     name = (requested or os.environ.get("ALPHAMATTE_BACKEND") or "auto").lower()
     if name not in BACKENDS:
         raise BackendUnavailableError(
@@ -116,28 +117,39 @@ def choose(requested: str | None = None) -> Backend:
             "ALPHAMATTE_BACKEND=cuda needs an NVIDIA GPU and onnxruntime-gpu: "
             "pip install 'alphamatte[gpu]' (instead of [server] or [local])"
         )
-    if name == "auto":
-        if cuda_usable():
-            return "cuda"
-        return "openvino" if openvino_installed() and _openvino_bf16() else "onnxruntime"
     return name
 
 
 class OpenVinoSession:
-    """OpenVINO on the CPU: bf16 where the CPU has it, f32 elsewhere; one compiled model per
-    input shape (static shapes compile to faster kernels than one dynamic model)."""
+    """OpenVINO on the CPU; one compiled model per input shape (static shapes compile to faster
+    kernels than one dynamic model).
 
-    def __init__(self, model_path: Path, *, threads: int | None = None, dynamic: bool) -> None:
+    ``precision``: ``f32``; ``bf16`` (the f32 graph computed in bf16, where the CPU has it); or
+    ``int8`` (the QDQ graph, whose quantised parts OpenVINO runs in int8 and the rest, among
+    it the logit head kept in fp32 on purpose, in f32)."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        threads: int | None = None,
+        dynamic: bool,
+        precision: str = "f32",
+    ) -> None:
         import openvino as ov  # deferred: an optional extra
 
+        if precision not in ("f32", "bf16", "int8"):
+            raise BackendUnavailableError(f"OpenVINO has no {precision!r} precision here")
+        if precision == "bf16" and not openvino_bf16():
+            raise BackendUnavailableError("this CPU has no bf16 units (AMX or AVX-512 BF16)")
         self._core = ov.Core()
         self._model = self._core.read_model(str(model_path))
         self._threads = threads or default_threads()
-        self.precision = "bf16" if _openvino_bf16() else "f32"
+        self.precision = precision
         self._config = {
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_NUM_THREADS": self._threads,
-            "INFERENCE_PRECISION_HINT": self.precision,
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
         }
         self._compiled: dict[tuple[int, ...], object] = {}
         self._dynamic = dynamic
@@ -237,17 +249,15 @@ def open_session(
     *,
     dynamic: bool,
     threads: int | None,
-    backend: str | None = None,
-    half: bool = False,
+    backend: str,
     precision: str = "f32",
 ) -> AnySession:
-    """``half``: ``path`` computes in fp16 (only a GPU is given such a graph); ``precision``:
-    what an ONNX Runtime CPU session's graph computes in, for :func:`describe`."""
-    chosen = choose(backend)
-    if chosen == "cuda":
-        return CudaSession(path, dynamic=dynamic, half=half)
-    if chosen == "openvino":
-        return OpenVinoSession(path, threads=threads, dynamic=dynamic)
+    """A session of ``backend`` (resolved: not ``auto``) on the graph at ``path``, which computes
+    in ``precision`` (fp16 only on a GPU; int8 is the QDQ graph)."""
+    if backend == "cuda":
+        return CudaSession(path, dynamic=dynamic, half=precision == "fp16")
+    if backend == "openvino":
+        return OpenVinoSession(path, threads=threads, dynamic=dynamic, precision=precision)
     return OrtSession(path, threads=threads, dynamic=dynamic, precision=precision)
 
 

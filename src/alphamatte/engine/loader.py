@@ -4,24 +4,46 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
+from filelock import FileLock
 
 from alphamatte.engine import acquire
 from alphamatte.engine.backends import (
     AnySession,
     BackendUnavailableError,
-    choose,
-    cpu_int8,
+    cpu_precision,
+    cuda_usable,
     gpu_half,
     on_gpu,
     open_session,
+    openvino_bf16,
+    openvino_installed,
+    requested_backend,
 )
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.cache import confined_model_path, models_dir
-from alphamatte.engine.matting import Matter, MattingConfig
+from alphamatte.engine.matting import Matter, MattingConfig, normalise
 from alphamatte.engine.prepare import prepare, prepared_path, quantized_path
-from alphamatte.engine.quantize import quantize
+from alphamatte.engine.quantize import calibration_photos, quantize
 from alphamatte.engine.registry import DEFAULT_MODEL, ISNET, REGISTRY, ModelSpec, custom_model
+from alphamatte.engine.selection import (
+    CANVASES,
+    Candidate,
+    Capabilities,
+    Runner,
+    Selection,
+    cache_path,
+    machine_key,
+    pinned,
+    runnable,
+    select,
+)
+from alphamatte.engine.session import default_threads
+from alphamatte.imaging.resize import resize_image
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +71,7 @@ def _has_dynamic_input(path: Path) -> bool:
 
 def _open(
     spec: ModelSpec, path: Path, *, threads: int | None, fetch: bool, backend: str | None
-) -> AnySession:
+) -> tuple[AnySession, Selection | None]:
     directory = path.parent
     if spec.source is not None:
         if fetch:
@@ -58,33 +80,124 @@ def _open(
             raise ModelUnavailableError(
                 f"Model {spec.name} is not in {directory}; run `alphamatte model fetch`."
             )
-    if spec.name == ISNET.name:
-        chosen = choose(backend)
-        graph, precision = runtime_graph(spec, path, chosen)
-        return open_session(
+    requested = requested_backend(backend)
+    if spec.name != ISNET.name:
+        # Other graphs have no prepared variants to choose between: the GPU when there is one.
+        chosen = requested if requested != "auto" else "cuda" if cuda_usable() else "onnxruntime"
+        dynamic = _has_dynamic_input(path)
+        return open_session(path, threads=threads, dynamic=dynamic, backend=chosen), None
+    selection = choose_runtime(spec, path, requested, threads=threads)
+    candidate = selection.candidate
+    try:
+        graph = runtime_graph(spec, path, candidate)
+    except Exception as exc:  # e.g. no memory for int8 calibration: fp32 still serves
+        if candidate.precision != "int8":
+            raise
+        log.warning("int8 graph not built (%s); running the fp32 graph", exc)
+        candidate = Candidate(candidate.backend, "f32")
+        graph = runtime_graph(spec, path, candidate)
+    session = open_session(
+        graph,
+        threads=threads,
+        dynamic=True,
+        backend=candidate.backend,
+        precision=candidate.precision,
+    )
+    return session, selection
+
+
+def runtime_graph(spec: ModelSpec, path: Path, candidate: Candidate) -> Path:
+    """The rewritten IS-Net graph ``candidate`` opens, built once and cached beside ``path``:
+    fp16 maths for a GPU's fp16, the QDQ graph for int8, else fp32."""
+    graph = prepare(path, half=candidate.precision == "fp16")
+    if candidate.precision == "int8":
+        return quantize(graph, spec)
+    return graph
+
+
+def choose_runtime(
+    spec: ModelSpec, path: Path, requested: str, *, threads: int | None = None
+) -> Selection:
+    """Which backend and precision run ``spec`` here (see :mod:`alphamatte.engine.selection`):
+    the GPU when one is usable, a pin that leaves one candidate, else measured (and cached)."""
+    precision = cpu_precision()
+    if requested == "cuda" or (requested == "auto" and cuda_usable()):
+        gpu = Candidate("cuda", "fp16" if gpu_half() else "f32")
+        return Selection(str(gpu), "an NVIDIA GPU is usable (ALPHAMATTE_GPU_PRECISION)")
+    has_openvino = openvino_installed()
+    capabilities = Capabilities(has_openvino, has_openvino and openvino_bf16(), cuda=False)
+    candidates = pinned(runnable(capabilities), requested, precision)
+    if not candidates:
+        raise BackendUnavailableError(
+            f"ALPHAMATTE_BACKEND={requested} cannot compute in ALPHAMATTE_CPU_PRECISION="
+            f"{precision} on this machine"
+        )
+    if len(candidates) == 1:
+        return Selection(
+            str(candidates[0]), "pinned by ALPHAMATTE_BACKEND and ALPHAMATTE_CPU_PRECISION"
+        )
+    threads = threads or default_threads()
+    key = machine_key(spec.sha256 or acquire.sha256_of(path), threads, runtime_versions())
+
+    def open_runner(candidate: Candidate) -> Runner:
+        graph = runtime_graph(spec, path, candidate)
+        session = open_session(
             graph,
             threads=threads,
             dynamic=True,
-            backend=chosen,
-            half=precision == "fp16",
-            precision=precision,
+            backend=candidate.backend,
+            precision=candidate.precision,
         )
-    return open_session(path, threads=threads, dynamic=_has_dynamic_input(path), backend=backend)
+        return session.run
+
+    return select(
+        candidates,
+        open_runner,
+        timing_inputs(spec),
+        key=key,
+        cache=cache_path(path.parent, path.stem),
+    )
 
 
-def runtime_graph(spec: ModelSpec, path: Path, backend: str) -> tuple[Path, str]:
-    """The rewritten IS-Net graph ``backend`` opens (built once, cached beside ``path``), and
-    what it computes in: fp16 on a GPU by default, int8 for ONNX Runtime on a CPU by default,
-    else f32."""
-    half = backend == "cuda" and gpu_half()
-    graph = prepare(path, half=half)
-    if backend != "onnxruntime" or not cpu_int8():
-        return graph, "fp16" if half else "f32"
+def runtime_versions() -> dict[str, str]:
+    import onnxruntime
+
+    versions = {"onnxruntime": onnxruntime.__version__}
+    if openvino_installed():
+        import openvino
+
+        versions["openvino"] = openvino.__version__
+    return versions
+
+
+def timing_inputs(spec: ModelSpec) -> list[np.ndarray]:
+    """The canvases candidates are timed on: bundled photos stretched to each side of
+    :data:`~alphamatte.engine.selection.CANVASES`, normalised as the model expects."""
+    photos = calibration_photos()
+    return [
+        normalise(resize_image(photos[i % len(photos)], side, side)[None], spec)
+        for i, side in enumerate(CANVASES)
+    ]
+
+
+@contextmanager
+def preparation_lock(directory: Path) -> Iterator[None]:
+    """One process at a time prepares a model directory (graph rewrites, the int8 build, the
+    backend measurement): replicas that start together on a shared directory wait for the
+    first, then find every file written. A directory we cannot write to (a read-only volume,
+    prepared in advance) is read without the lock."""
     try:
-        return quantize(graph, spec), "int8"
-    except Exception as exc:  # e.g. no memory for calibration: fp32 still serves
-        log.warning("int8 graph not built (%s); running the fp32 graph", exc)
-        return graph, "f32"
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(directory / ".prepare.lock")
+        lock.acquire()
+    except OSError as exc:
+        log.info("model directory %s not lockable (%s); reading it as it is", directory, exc)
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 _load_lock = threading.Lock()
@@ -106,10 +219,10 @@ def load_matter(
     front of the session so that concurrent callers share runs.
     """
     directory = directory or models_dir()
-    with _load_lock:
+    with _load_lock, preparation_lock(directory):
         spec, path = resolve_spec(model, directory)
         try:
-            session = _open(spec, path, threads=threads, fetch=fetch, backend=backend)
+            session, selection = _open(spec, path, threads=threads, fetch=fetch, backend=backend)
         except (acquire.ModelFetchError, ModelUnavailableError, BackendUnavailableError):
             raise
         except Exception as first:
@@ -121,15 +234,15 @@ def load_matter(
                 prepared_path(path, half=half).unlink(missing_ok=True)
             quantized_path(prepared_path(path)).unlink(missing_ok=True)
             try:
-                session = _open(spec, path, threads=threads, fetch=True, backend=backend)
+                session, selection = _open(spec, path, threads=threads, fetch=True, backend=backend)
             except Exception as second:
                 raise ModelUnavailableError(
                     f"Model {spec.name} failed to load twice: {second}"
                 ) from second
     if batch is not None and batch.max_batch > 1 and on_gpu(session):
         batcher = MicroBatcher(session, batch)
-        matter = Matter(batcher, spec, config)
+        matter = Matter(batcher, spec, config, selection=selection)
         for side in matter.canvas_sides():
             batcher.warm(side, side)
         return matter
-    return Matter(session, spec, config)
+    return Matter(session, spec, config, selection=selection)

@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 
 from alphamatte.engine.registry import ModelSpec
+from alphamatte.engine.selection import Selection
 from alphamatte.engine.session import Session
 from alphamatte.imaging.refine import upscale_matte
 from alphamatte.imaging.resize import resize_image, resize_matte, to_uint8
@@ -20,6 +21,10 @@ CANVAS_FILL = 127  # mid-grey: (127/255 - 0.5) is almost exactly zero after norm
 
 BEST_SCALE = 0.75  # the third view of best
 BEST_MIN_SIDE = 448  # below ~400 px the model's mattes fall apart (see docs/quality.md)
+# ``best`` may only refine what the photo's own view left uncertain: pixels strictly inside
+# this band of its matte, and only by at most BEST_AGREEMENT (docs/quality.md, "best").
+BEST_BAND = (0.02, 0.98)
+BEST_AGREEMENT = 0.1
 
 
 @dataclass(frozen=True)
@@ -66,10 +71,18 @@ class MattingConfig:
 class Matter:
     """Turns RGB photos into mattes with one shared :class:`Session`. Thread-safe."""
 
-    def __init__(self, session: Session, spec: ModelSpec, config: MattingConfig | None = None):
+    def __init__(
+        self,
+        session: Session,
+        spec: ModelSpec,
+        config: MattingConfig | None = None,
+        *,
+        selection: Selection | None = None,
+    ):
         self.session = session
         self.spec = spec
         self.config = config or MattingConfig()
+        self.selection = selection  # why this backend and precision (engine/selection.py)
 
     def canvas_side(self) -> int:
         """Side of the square the network sees."""
@@ -130,11 +143,8 @@ class Matter:
 
     def coarse(self, rgb: np.ndarray) -> CoarseMatte:
         """The float32 matte in 0..1 at the inference size, before any upscaling, with the
-        photo at that size (what the guided upscale needs again).
-
-        ``best`` takes the per-pixel median of three views (the mean of two where only two
-        run): the network is neither mirror- nor scale-invariant, and its mistakes in
-        different views rarely agree, so the median drops the odd one out.
+        photo at that size (what the guided upscale needs again). ``best`` combines its views
+        with :func:`refine_with_views`.
         """
         height, width = rgb.shape[:2]
         size = self.inference_size(width, height)
@@ -142,13 +152,7 @@ class Matter:
         if size[0] * size[1] < height * width:
             rgb = resize_image(rgb, *size)  # one Lanczos shrink, as the SDK's proxy does
         mattes = [self._view(rgb, view, size) for view in views]
-        if len(mattes) == 1:
-            alpha = mattes[0]
-        elif len(mattes) == 2:
-            alpha = _unit(0.5 * (mattes[0] + mattes[1]))
-        else:
-            alpha = _unit(np.median(np.stack(mattes), axis=0))
-        return CoarseMatte(alpha, rgb)
+        return CoarseMatte(refine_with_views(mattes), rgb)
 
     def predict_float(self, rgb: np.ndarray) -> np.ndarray:
         """The float32 matte in 0..1 with exactly the input's height and width."""
@@ -173,6 +177,26 @@ class Matter:
 
     def _normalise(self, images: np.ndarray) -> np.ndarray:
         return normalise(images, self.spec)
+
+
+def refine_with_views(mattes: list[np.ndarray]) -> np.ndarray:
+    """The first (the photo's own) view's matte, refined by the others where it is unsure.
+
+    The network is neither mirror- nor scale-invariant, so averaging views smooths its noise
+    on soft edges. But a view may also see a region differently (a reflection, half an
+    animal, a bystander's hand), and a per-pixel median of three views took such regions in
+    or out on photos nobody tuned on. So the extra views never decide the subject: the mean
+    of all views replaces the first view's value only where that value is uncertain (inside
+    :data:`BEST_BAND`) and the mean stays within :data:`BEST_AGREEMENT` of it. Everything the
+    first view was sure of stays as it saw it.
+    """
+    primary = mattes[0]
+    if len(mattes) == 1:
+        return primary
+    mean = np.mean(np.stack(mattes), axis=0, dtype=np.float32)
+    low, high = BEST_BAND
+    refine = (primary > low) & (primary < high) & (np.abs(mean - primary) <= BEST_AGREEMENT)
+    return _unit(np.where(refine, mean, primary))
 
 
 def fitted_size(width: int, height: int, side: int) -> tuple[int, int]:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from filelock import FileLock
+from sqlalchemy import Connection, Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+# pg_advisory_xact_lock's key for "the schema is being migrated": any fixed 64-bit number that
+# nothing else in the database uses ("alphamat" in ASCII).
+MIGRATION_LOCK_KEY = 0x616C7068616D6174
 
 
 def make_engine(url: str) -> Engine:
@@ -52,10 +60,58 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest revision this code knows."""
+    head: str | None = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database's schema is at (None: never migrated)."""
+    with engine.connect() as connection:
+        return _revision(connection)
+
+
+@contextmanager
+def _one_migrator(engine: Engine) -> Iterator[None]:
+    """Processes that start together (replicas, `serve --workers N`) migrate one at a time.
+
+    A SQLite file is guarded by a lock file beside it. PostgreSQL is guarded inside the
+    migrating transaction (see :func:`migrate`); nothing to do here.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with FileLock(f"{database}-migrate.lock"):
+        yield
+
+
+def migrate(engine: Engine) -> bool:
+    """Bring the schema to the newest revision; True when this call changed it.
+
+    Idempotent and safe to call from many processes at once: the first to arrive migrates
+    while the others wait, then find the schema at head and do nothing. On PostgreSQL the
+    wait is a transaction-scoped advisory lock taken before Alembic reads the schema's
+    revision, so it is released by the same COMMIT that publishes the new schema (or by the
+    ROLLBACK of a failed migration, or by the server when a migrating process dies).
+    """
+    config = _alembic_config()
+    with _one_migrator(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+        before = _revision(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        return _revision(connection) != before
+
+
+def _revision(connection: Connection) -> str | None:
+    revision: str | None = MigrationContext.configure(connection).get_current_revision()
+    return revision
