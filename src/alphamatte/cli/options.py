@@ -24,7 +24,7 @@ def engine_options(func: F) -> F:
         "--quality",
         type=click.Choice(["fast", "best"]),
         default=None,
-        help="fast (default) or best (median of three views, ~3x time).",
+        help="fast (default) or best (two more views refine uncertain edges, ~3x time).",
     )(func)
     func = click.option(
         "--max-side",

@@ -134,7 +134,9 @@ def choose_runtime(
         )
     if len(candidates) == 1:
         return Selection(
-            str(candidates[0]), "pinned by ALPHAMATTE_BACKEND and ALPHAMATTE_CPU_PRECISION"
+            str(candidates[0]),
+            f"pinned: the only candidate ALPHAMATTE_BACKEND={requested} and "
+            f"ALPHAMATTE_CPU_PRECISION={precision} leave here",
         )
     threads = threads or default_threads()
     key = machine_key(spec.sha256 or acquire.sha256_of(path), threads, runtime_versions())
