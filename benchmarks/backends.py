@@ -19,14 +19,9 @@ from time import perf_counter
 
 import numpy as np
 
-from alphamatte.engine.backends import (
-    describe,
-    open_session,
-    openvino_bf16,
-    openvino_installed,
-)
+from alphamatte.engine.backends import describe, openvino_bf16, openvino_installed
 from alphamatte.engine.cache import models_dir
-from alphamatte.engine.loader import choose_runtime, runtime_graph
+from alphamatte.engine.loader import choose_runtime, open_candidate
 from alphamatte.engine.matting import Matter
 from alphamatte.engine.registry import ISNET
 from alphamatte.engine.selection import REFERENCE, Capabilities, budget_verdicts, runnable
@@ -46,14 +41,7 @@ def main() -> None:
     candidates = runnable(Capabilities(has_openvino, has_openvino and openvino_bf16(), False))
     matters = {}
     for candidate in candidates:
-        session = open_session(
-            runtime_graph(ISNET, source, candidate),
-            dynamic=True,
-            threads=None,
-            backend=candidate.backend,
-            precision=candidate.precision,
-        )
-        matters[str(candidate)] = Matter(session, ISNET)
+        matters[str(candidate)] = Matter(open_candidate(ISNET, source, candidate), ISNET)
     pairs = [p for p in discover(EVAL) if not p.composite][: args.photos]
     photos = [load_pair(p) for p in pairs]
     reference = matters[str(REFERENCE)]

@@ -23,9 +23,9 @@ from time import perf_counter
 
 import numpy as np
 
-from alphamatte.engine.backends import open_session, openvino_bf16, openvino_installed
+from alphamatte.engine.backends import openvino_bf16, openvino_installed
 from alphamatte.engine.cache import models_dir
-from alphamatte.engine.loader import runtime_graph, runtime_versions
+from alphamatte.engine.loader import open_candidate, runtime_versions
 from alphamatte.engine.matting import Matter
 from alphamatte.engine.registry import ISNET
 from alphamatte.engine.selection import (
@@ -85,15 +85,7 @@ def main() -> None:
     source = models_dir() / ISNET.filename
     matters = {}
     for candidate in candidates:
-        graph = runtime_graph(ISNET, source, candidate)
-        session = open_session(
-            graph,
-            dynamic=True,
-            threads=None,
-            backend=candidate.backend,
-            precision=candidate.precision,
-        )
-        matters[str(candidate)] = Matter(session, ISNET)
+        matters[str(candidate)] = Matter(open_candidate(ISNET, source, candidate), ISNET)
     pairs = [p for p in discover(EVAL) if not p.composite]
     scores: dict[str, list[dict[str, float]]] = {name: [] for name in matters}
     seconds = dict.fromkeys(matters, 0.0)

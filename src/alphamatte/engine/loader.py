@@ -89,21 +89,26 @@ def _open(
     selection = choose_runtime(spec, path, requested, threads=threads)
     candidate = selection.candidate
     try:
-        graph = runtime_graph(spec, path, candidate)
+        runtime_graph(spec, path, candidate)
     except Exception as exc:  # e.g. no memory for int8 calibration: fp32 still serves
         if candidate.precision != "int8":
             raise
         log.warning("int8 graph not built (%s); running the fp32 graph", exc)
         candidate = Candidate(candidate.backend, "f32")
-        graph = runtime_graph(spec, path, candidate)
-    session = open_session(
-        graph,
+    return open_candidate(spec, path, candidate, threads=threads), selection
+
+
+def open_candidate(
+    spec: ModelSpec, path: Path, candidate: Candidate, *, threads: int | None = None
+) -> AnySession:
+    """A session of ``candidate`` on its graph (built first if needed)."""
+    return open_session(
+        runtime_graph(spec, path, candidate),
         threads=threads,
         dynamic=True,
         backend=candidate.backend,
         precision=candidate.precision,
     )
-    return session, selection
 
 
 def runtime_graph(spec: ModelSpec, path: Path, candidate: Candidate) -> Path:
@@ -142,15 +147,7 @@ def choose_runtime(
     key = machine_key(spec.sha256 or acquire.sha256_of(path), threads, runtime_versions())
 
     def open_runner(candidate: Candidate) -> Runner:
-        graph = runtime_graph(spec, path, candidate)
-        session = open_session(
-            graph,
-            threads=threads,
-            dynamic=True,
-            backend=candidate.backend,
-            precision=candidate.precision,
-        )
-        return session.run
+        return open_candidate(spec, path, candidate, threads=threads).run
 
     return select(
         candidates,
