@@ -166,7 +166,13 @@ def test_a_measurement_is_cached_per_machine(tmp_path: Path) -> None:
 
     def run(key: dict[str, object]) -> Selection:
         return select(
-            candidates, open_runner, INPUTS, key=key, cache=cache, verdicts=verdicts, clock=clock
+            candidates,
+            open_runner,
+            lambda: INPUTS,
+            key=key,
+            cache=cache,
+            verdicts=verdicts,
+            clock=clock,
         )
 
     first = run(key)

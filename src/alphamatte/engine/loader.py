@@ -152,7 +152,7 @@ def choose_runtime(
     return select(
         candidates,
         open_runner,
-        timing_inputs(spec),
+        lambda: timing_inputs(spec),
         key=key,
         cache=cache_path(path.parent, path.stem),
     )

@@ -303,21 +303,22 @@ def store(path: Path, selection: Selection) -> None:
 def select(
     candidates: Sequence[Candidate],
     open_runner: Callable[[Candidate], Runner],
-    inputs: Sequence[np.ndarray],
+    inputs: Callable[[], Sequence[np.ndarray]],
     *,
     key: dict[str, object],
     cache: Path,
     verdicts: dict[str, bool] | None = None,
     clock: Callable[[], float] = perf_counter,
 ) -> Selection:
-    """The cached selection for ``key``, or a new measurement of ``candidates`` (stored)."""
+    """The cached selection for ``key``, or a new measurement of ``candidates`` on the
+    canvases ``inputs()`` makes (made only when measuring), stored for next time."""
     full_key = {**key, "candidates": sorted(str(c) for c in candidates)}
     cached = load_cached(cache, full_key)
     if cached is not None:
         return cached
     verdicts = budget_verdicts() if verdicts is None else verdicts
     started = perf_counter()
-    trials = measure(candidates, open_runner, inputs, verdicts=verdicts, clock=clock)
+    trials = measure(candidates, open_runner, inputs(), verdicts=verdicts, clock=clock)
     choice, reason = pick(trials)
     selection = Selection(
         choice,
