@@ -46,6 +46,31 @@ def test_cutout_is_rgba_with_straight_alpha(tmp_path: Path, eval_dir: Path) -> N
     assert np.array_equal(pixels[..., :3][opaque], original[opaque])  # colours not premultiplied
 
 
+def test_cutout_crops_to_the_subject_on_a_colour_as_jpeg(tmp_path: Path, eval_dir: Path) -> None:
+    """`--crop --margin --bg --format`: the product options, laid out the same as the server's."""
+    source = tmp_path / "in"
+    source.mkdir()
+    shutil.copy(photo(eval_dir), source / "toy.png")
+    out = tmp_path / "out"
+    args = ["cutout", str(source), "--out-dir", str(out), "--max-side", "512", "--crop"]
+    args += ["--margin", "10%", "--bg", "00f", "--format", "jpg"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    written = Image.open(out / "toy.jpg")
+    width, height = Image.open(photo(eval_dir)).size
+    assert written.format == "JPEG" and written.mode == "RGB"
+    assert written.size[0] < width or written.size[1] < height  # cropped
+    corner = np.asarray(written)[2, 2].astype(int)
+    assert corner[2] > 200 and corner[0] < 60 and corner[1] < 60  # the margin is blue
+    zipped = CliRunner().invoke(
+        cli, ["cutout", str(source), "--out-dir", str(out), "--max-side", "512", "--format", "zip"]
+    )
+    assert zipped.exit_code == 0, zipped.output
+    assert (out / "toy.zip").read_bytes()[:2] == b"PK"
+    refused = CliRunner().invoke(cli, ["cutout", str(source), "--scale", "5%"])
+    assert refused.exit_code == 2 and "outside 10%-100%" in refused.output
+
+
 def test_folder_with_a_bad_file_skips_it_and_fails_at_the_end(
     tmp_path: Path, eval_dir: Path
 ) -> None:

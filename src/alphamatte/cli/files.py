@@ -26,14 +26,20 @@ def expand_inputs(inputs: Iterable[Path]) -> list[tuple[Path, Path]]:
 
 
 def output_path(
-    source: Path, base: Path, *, out: Path | None, out_dir: Path | None, suffix: str
+    source: Path,
+    base: Path,
+    *,
+    out: Path | None,
+    out_dir: Path | None,
+    suffix: str,
+    extension: str = "png",
 ) -> Path:
     if out is not None:
         return out
     if out_dir is not None:
         relative = source.relative_to(base) if source.is_relative_to(base) else Path(source.name)
-        return out_dir / relative.with_suffix(".png")
-    return source.with_name(f"{source.stem}.{suffix}.png")
+        return out_dir / relative.with_suffix(f".{extension}")
+    return source.with_name(f"{source.stem}.{suffix}.{extension}")
 
 
 def check_destinations(count: int, out: Path | None, out_dir: Path | None) -> None:

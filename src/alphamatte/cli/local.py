@@ -28,10 +28,13 @@ from alphamatte.client.errors import (
 )
 from alphamatte.imaging.encode import encode_png
 from alphamatte.imaging.errors import ImageError
+from alphamatte.imaging.layout import LayoutError
+from alphamatte.imaging.product import ProductOptions, encode_product
 
 
-def _finish(target: Path, finish: Finish) -> None:
-    write_atomic(target, encode_png(finish()))
+def _finish(target: Path, finish: Finish, product: ProductOptions | None) -> None:
+    pixels = finish()
+    write_atomic(target, encode_png(pixels) if product is None else encode_product(pixels, product))
 
 
 PER_FILE_ERRORS = (ImageError, OSError, ValueError, AlphamatteError)
@@ -45,6 +48,7 @@ def _run(
     out: Path | None,
     out_dir: Path | None,
     render: Render,
+    product: ProductOptions | None = None,
 ) -> None:
     err = Console(stderr=True)
     files = expand_inputs(inputs)
@@ -86,7 +90,10 @@ def _run(
     ):
         task = progress.add_task(kind, total=len(files))
         for source, base in files:
-            target = output_path(source, base, out=out, out_dir=out_dir, suffix=kind)
+            extension = "png" if product is None else product.format
+            target = output_path(
+                source, base, out=out, out_dir=out_dir, suffix=kind, extension=extension
+            )
             try:
                 image = render(source.read_bytes())
             except PER_FILE_ERRORS as exc:
@@ -94,7 +101,7 @@ def _run(
                 progress.advance(task)
                 continue
             finish_write()
-            writing = source, writer.submit(_finish, target, image)
+            writing = source, writer.submit(_finish, target, image, product)
         finish_write()
     done = len(files) - len(failures)
     err.print(f"{kind}: {done} written, {len(failures)} failed")
@@ -110,12 +117,18 @@ def run_kind(
     api_url: str | None,
     api_key: str | None,
     engine: dict[str, object],
+    product: ProductOptions | None = None,
 ) -> None:
+    if product is not None:
+        try:
+            product.check()
+        except LayoutError as exc:
+            raise click.BadParameter(str(exc)) from exc
     if api_url:
         with make_client(api_url, api_key) as client:
-            _run(kind, inputs, out, out_dir, api_renderer(kind, client))
+            _run(kind, inputs, out, out_dir, api_renderer(kind, client), product)
     else:
-        _run(kind, inputs, out, out_dir, local_renderer(kind, **engine))
+        _run(kind, inputs, out, out_dir, local_renderer(kind, **engine), product)
 
 
 _inputs = click.argument(
@@ -159,15 +172,39 @@ def matte(
 @_inputs
 @_output
 @_out_dir
+@click.option("--crop", is_flag=True, help="Crop to the subject (plus --margin).")
+@click.option("--margin", default=None, help="Around a crop: '10%', '20px', '10px 5%' or 4 values.")
+@click.option("--scale", default=None, help="Fit the subject into 10%-100% of the canvas.")
+@click.option("--position", default=None, help="'center', '50%' or '20% 80%' of the free space.")
+@click.option(
+    "--bg", "bg_color", default=None, help="Background colour: 'fff', '#2f6fde', 'white'."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "jpg", "webp", "zip"]),
+    default="png",
+    show_default=True,
+    help="zip holds color.jpg and alpha.png.",
+)
 @engine_options
 @api_options
 def cutout(
     inputs: tuple[Path, ...],
     out: Path | None,
     out_dir: Path | None,
+    crop: bool,
+    margin: str | None,
+    scale: str | None,
+    position: str | None,
+    bg_color: str | None,
+    fmt: str,
     api_url: str | None,
     api_key: str | None,
     **engine: object,
 ) -> None:
-    """Write RGBA PNG cutouts (straight alpha, upright) at each input's size."""
-    run_kind("cutout", inputs, out, out_dir, api_url, api_key, engine)
+    """Write cutouts (straight alpha, upright) at each input's size, or laid out as asked:
+    cropped to the subject, scaled and positioned, on a background, as PNG, JPEG, WebP or ZIP."""
+    options = ProductOptions(crop, margin, scale, position, bg_color, "rgba", fmt)
+    plain = options == ProductOptions()
+    run_kind("cutout", inputs, out, out_dir, api_url, api_key, engine, None if plain else options)

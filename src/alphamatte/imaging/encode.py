@@ -45,3 +45,72 @@ def encode_png(array: np.ndarray, *, compress_level: int | None = None) -> bytes
     strategy = MATTE_COMPRESS_TYPE if matte else zlib.Z_DEFAULT_STRATEGY
     image.save(buffer, format="PNG", compress_level=compress_level, compress_type=strategy)
     return buffer.getvalue()
+
+
+OUTPUT_FORMATS = ("png", "jpg", "webp", "zip")
+JPEG_QUALITY = 90
+WEBP_QUALITY = 90
+MEDIA_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "webp": "image/webp",
+    "zip": "application/zip",
+}
+
+
+def encode_jpeg(rgb: np.ndarray, *, quality: int = JPEG_QUALITY) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def encode_output(rgba: np.ndarray, fmt: str) -> bytes:
+    """A straight-alpha RGBA cutout (uint8) in an output format.
+
+    ``png`` and ``webp`` keep the alpha (an opaque cutout, say one on a background colour, is
+    written as RGB); ``jpg`` has none, so its transparent parts come out white; ``zip`` holds
+    ``color.jpg`` (the cutout's colours, opaque) and ``alpha.png`` (its 8-bit matte), the same
+    size, for clients that composite them themselves and want a small download.
+    """
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; choose {', '.join(OUTPUT_FORMATS)}")
+    alpha = rgba[..., 3]
+    opaque = bool(alpha.min() == 255)
+    if fmt == "png":
+        return encode_png(np.ascontiguousarray(rgba[..., :3]) if opaque else rgba)
+    if fmt == "webp":
+        buffer = io.BytesIO()
+        mode = "RGB" if opaque else "RGBA"
+        pixels = np.ascontiguousarray(rgba[..., :3]) if opaque else rgba
+        Image.fromarray(pixels, mode=mode).save(buffer, format="WEBP", quality=WEBP_QUALITY)
+        return buffer.getvalue()
+    if fmt == "jpg":
+        return encode_jpeg(_on_white(rgba))
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("color.jpg", encode_jpeg(np.ascontiguousarray(rgba[..., :3])))
+        archive.writestr("alpha.png", encode_png(np.ascontiguousarray(alpha)))
+    return buffer.getvalue()
+
+
+def encode_gray(matte: np.ndarray, fmt: str) -> bytes:
+    """A uint8 matte as a grayscale PNG, JPEG or WebP."""
+    if fmt == "png":
+        return encode_png(matte)
+    if fmt not in ("jpg", "webp"):
+        raise ValueError(f"a matte cannot be written as {fmt!r}")
+    buffer = io.BytesIO()
+    image = Image.fromarray(matte, mode="L")
+    if fmt == "jpg":
+        image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    else:
+        image.save(buffer, format="WEBP", lossless=True)
+    return buffer.getvalue()
+
+
+def _on_white(rgba: np.ndarray) -> np.ndarray:
+    alpha = rgba[..., 3:4].astype(np.float32) / 255
+    mixed = rgba[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
