@@ -43,6 +43,7 @@ SHIPPED = (
     "alphamatte/engine/calibration/astronaut.jpg",
     "alphamatte/engine/calibration/rocket.jpg",
     "alphamatte/engine/calibration/README.md",
+    "alphamatte/engine/precision_budget.json",  # `auto` cannot choose without it
 )
 
 
