@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from alphamatte.server.accounting.amounts import MILLI
 from alphamatte.server.storage.schema import api_keys, usage
 from tests.conftest import gradient_rgb, image_bytes
 from tests.server.live import LiveServer
@@ -106,7 +107,7 @@ def test_a_key_revoked_elsewhere_stops_spending_at_once(live: LiveServer) -> Non
         assert "API key" in refused.json()["detail"]
     with live.state.db.connect() as conn:
         balance = conn.execute(select(api_keys.c.credits).where(api_keys.c.id == key_id))
-        assert balance.scalar_one() == 4
+        assert balance.scalar_one() == 4 * MILLI  # stored in thousandths
         assert conn.execute(ledger_rows).scalar_one() == rows_before  # nothing reserved
 
 

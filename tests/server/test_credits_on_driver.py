@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from alphamatte.server.accounting import credits
+from alphamatte.server.accounting.amounts import MILLI
 from alphamatte.server.accounting.credits import Reservation, charge, refund, reserve
 from alphamatte.server.accounting.keys import create_key, revoke
 from alphamatte.server.accounting.ledger import totals
@@ -80,8 +81,8 @@ def test_both_paths_leave_the_same_history(
         True,
         False,
         False,
-        ("key", "/v1.0/alpha-channel", -1, "charged", "charge"),
-        ("key", "/v1.0/alpha-channel", -1, "refunded", "charge"),
+        ("key", "/v1.0/alpha-channel", -MILLI, "charged", "charge"),  # thousandths
+        ("key", "/v1.0/alpha-channel", -MILLI, "refunded", "charge"),
     ]
     engine.dispose()
 
@@ -99,7 +100,7 @@ def test_a_failed_step_rolls_the_whole_reservation_back(
         reserve(engine, key.id, "same-id", "/v1.0/alpha-channel")
     with engine.connect() as conn:
         left = conn.execute(select(api_keys.c.credits).where(api_keys.c.id == key.id))
-        assert left.scalar_one() == 2
+        assert left.scalar_one() == 2 * MILLI  # stored in thousandths
     # And the pooled connection is usable afterwards, outside any transaction.
     assert reserve(engine, key.id, "next-id", "/v1.0/alpha-channel") is Reservation.OK
     engine.dispose()

@@ -181,7 +181,7 @@ def usage_command(key_id: int, after: int, limit: int) -> None:
     for row in entries(engine, key_id, after=after, limit=limit):
         what = row.endpoint or (f"expires {_day(row.expires_at)}" if row.kind != "refund" else "")
         click.echo(
-            f"{row.id}\t{row.created_at:%Y-%m-%d %H:%M:%S}\t{row.kind}\t{row.credits:+d}\t"
+            f"{row.id}\t{row.created_at:%Y-%m-%d %H:%M:%S}\t{row.kind}\t{_signed(row.credits)}\t"
             f"{row.state}\t{row.actor or '-'}\t{what or row.reference}"
         )
     balance, ledger_sum = found
@@ -197,3 +197,8 @@ def revoke_command(key_id: int) -> None:
     if not revoke(_engine(), key_id):
         raise click.ClickException(f"No key with id {key_id}.")
     click.echo(f"key {key_id}: revoked")
+
+
+def _signed(credits: float) -> str:
+    """+3, -1, -0.25: a ledger amount with its sign."""
+    return f"+{credits}" if credits >= 0 else str(credits)

@@ -1,6 +1,7 @@
 """Credits: reserved atomically before inference, charged on success, refunded on failure.
 
 Each step writes the ledger (accounting.ledger) in the transaction that moves the balance.
+Amounts are stored in thousandths of a credit (accounting.amounts).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
+from alphamatte.server.accounting.amounts import MILLI, Credits, from_milli
 from alphamatte.server.accounting.ledger import Actor, Kind, post
 from alphamatte.server.storage.driver import DriverStatement, on_driver
 from alphamatte.server.storage.group_commit import group_commit
@@ -61,20 +63,21 @@ _MAKE_FINAL_ON_DRIVER = DriverStatement(_MAKE_FINAL)
 
 
 def reserve(
-    engine: Engine, key_id: int, request_id: str, endpoint: str, credits: int = 1
+    engine: Engine, key_id: int, request_id: str, endpoint: str, milli: int = MILLI
 ) -> Reservation:
-    """Take ``credits`` from the key in one conditional UPDATE, and note it in the ledger.
+    """Take ``milli`` thousandths of a credit (one credit by default) from the key in one
+    conditional UPDATE, and note it in the ledger.
 
     The UPDATE only matches while the balance covers the request, so concurrent requests can
     never drive it below zero whatever the interleaving.
     """
     now = datetime.now()
-    take = {"key": key_id, "cost": credits, "now": now}
+    take = {"key": key_id, "cost": milli, "now": now}
     note = {
         "key_id": key_id,
         "endpoint": endpoint,
         "request_id": request_id,
-        "credits": -credits,
+        "credits": -milli,
         "state": "reserved",
         "created_at": now,
         "kind": Kind.CHARGE.value,
@@ -128,7 +131,7 @@ def charge(
 
 
 def refund(engine: Engine, request_id: str, actor: Actor = Actor.SERVER) -> None:
-    """Give a reserved credit back; a no-op for unknown or already final requests.
+    """Give a reservation back; a no-op for unknown or already final requests.
 
     The reservation stays on the ledger as "refunded" beside a "refund" row that cancels it.
     """
@@ -172,11 +175,12 @@ def refund_stale(engine: Engine, older_than: timedelta) -> int:
     return len(stale)
 
 
-def charged_total(engine: Engine, key_id: int) -> int:
+def charged_total(engine: Engine, key_id: int) -> Credits:
+    """The credits the key's successful requests were charged."""
     with engine.connect() as conn:
         total = conn.execute(
             select(func.coalesce(func.sum(usage.c.credits), 0)).where(
                 usage.c.key_id == key_id, usage.c.state == "charged"
             )
         ).scalar_one()
-    return -int(total)
+    return from_milli(-int(total))

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from cachetools import TTLCache
 from sqlalchemy import Engine, bindparam, insert, select, update
 
+from alphamatte.server.accounting.amounts import Credits, from_milli, to_milli
 from alphamatte.server.accounting.ledger import Actor, Kind, post
 from alphamatte.server.storage.schema import api_keys
 
@@ -23,11 +24,15 @@ class ApiKey:
     id: int
     name: str
     prefix: str
-    credits: int
+    milli: int  # the balance in thousandths of a credit (accounting.amounts)
     expires_at: datetime | None
     rate_limit: str | None
     revoked: bool
     created_at: datetime
+
+    @property
+    def credits(self) -> Credits:
+        return from_milli(self.milli)
 
 
 def hash_key(raw: str) -> str:
@@ -44,7 +49,7 @@ def _row_to_key(row: object) -> ApiKey:
         id=mapping["id"],
         name=mapping["name"],
         prefix=mapping["prefix"],
-        credits=int(mapping["credits"]),
+        milli=int(mapping["credits"]),
         expires_at=mapping["expires_at"],
         rate_limit=mapping["rate_limit"],
         revoked=bool(mapping["revoked"]),
@@ -78,7 +83,7 @@ def create_key(
                 name=name,
                 prefix=raw[:10],
                 key_hash=hash_key(raw),
-                credits=credits,
+                credits=to_milli(credits),
                 expires_at=expires_at,
                 rate_limit=rate_limit,
                 revoked=False,
@@ -88,7 +93,7 @@ def create_key(
         primary_key = result.inserted_primary_key
         assert primary_key is not None
         key_id = int(primary_key[0])
-        post(conn, key_id, Kind.GRANT, credits, actor, expires_at=expires_at, now=now)
+        post(conn, key_id, Kind.GRANT, to_milli(credits), actor, expires_at=expires_at, now=now)
     key = get_key(engine, key_id)
     assert key is not None
     return key, raw
@@ -216,11 +221,11 @@ def top_up(
         conn.execute(
             update(api_keys)
             .where(api_keys.c.id == key_id)
-            .values(credits=api_keys.c.credits + credits, expires_at=new_expiry)
+            .values(credits=api_keys.c.credits + to_milli(credits), expires_at=new_expiry)
         )
         if credits or new_expiry != current[0]:
             kind = Kind.TOPUP if credits else Kind.EXPIRY
-            post(conn, key_id, kind, credits, actor, expires_at=new_expiry, now=now)
+            post(conn, key_id, kind, to_milli(credits), actor, expires_at=new_expiry, now=now)
     return get_key(engine, key_id)
 
 

@@ -2,7 +2,8 @@
 
 For every key, the sum of its rows equals its balance (``api_keys.credits``). Rows are written
 in the same transaction as the balance change they explain, so the two never disagree, whatever
-fails or runs concurrently.
+fails or runs concurrently. Both are stored in thousandths of a credit (accounting.amounts);
+what this module returns is in credits.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
+from alphamatte.server.accounting.amounts import Credits, from_milli
 from alphamatte.server.storage.schema import api_keys, usage
 
 
@@ -40,7 +42,7 @@ POSTED = "posted"  # the state of every row that is not a request's charge
 class Entry:
     id: int
     kind: str
-    credits: int
+    credits: Credits
     state: str
     actor: str | None
     endpoint: str
@@ -70,20 +72,21 @@ def post(
     conn: Connection,
     key_id: int,
     kind: Kind,
-    credits: int,
+    milli: int,
     actor: Actor,
     *,
     expires_at: datetime | None = None,
     reference: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Write one row that is not a request's charge (the caller changes the balance)."""
+    """Write one row that is not a request's charge, of ``milli`` thousandths of a credit (the
+    caller changes the balance)."""
     conn.execute(
         insert(usage).values(
             key_id=key_id,
             endpoint="",
             request_id=reference or f"{kind.value}:{uuid.uuid4().hex}",
-            credits=credits,
+            credits=milli,
             state=POSTED,
             created_at=now or datetime.now(),
             kind=kind.value,
@@ -106,7 +109,7 @@ def entries(engine: Engine, key_id: int, *, after: int = 0, limit: int = 100) ->
         Entry(
             id=r.id,
             kind=r.kind,
-            credits=int(r.credits),
+            credits=from_milli(r.credits),
             state=r.state,
             actor=r.actor,
             endpoint=r.endpoint,
@@ -118,7 +121,7 @@ def entries(engine: Engine, key_id: int, *, after: int = 0, limit: int = 100) ->
     ]
 
 
-def totals(engine: Engine, key_id: int) -> tuple[int, int] | None:
+def totals(engine: Engine, key_id: int) -> tuple[Credits, Credits] | None:
     """(balance, sum of the ledger) read in one transaction; None for an unknown key."""
     with engine.begin() as conn:
         balance = conn.execute(
@@ -129,4 +132,4 @@ def totals(engine: Engine, key_id: int) -> tuple[int, int] | None:
         total = conn.execute(
             select(func.coalesce(func.sum(usage.c.credits), 0)).where(usage.c.key_id == key_id)
         ).scalar_one()
-    return int(balance), int(total)
+    return from_milli(balance), from_milli(total)

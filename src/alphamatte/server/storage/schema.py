@@ -26,7 +26,7 @@ api_keys = Table(
     Column("name", String(200), nullable=False, default=""),
     Column("prefix", String(16), nullable=False),  # first characters, to recognise a key
     Column("key_hash", String(64), nullable=False, unique=True),
-    Column("credits", BigInteger, nullable=False, default=0),
+    Column("credits", BigInteger, nullable=False, default=0),  # thousandths of a credit
     Column("expires_at", DateTime(timezone=False), nullable=True),
     Column("rate_limit", String(64), nullable=True),  # None: the server default
     Column("revoked", Boolean, nullable=False, default=False),
@@ -48,7 +48,7 @@ usage = Table(
     Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
     Column("endpoint", String(100), nullable=False),  # the request's path; "" for other kinds
     Column("request_id", String(64), nullable=False, unique=True),  # unique reference
-    Column("credits", BigInteger, nullable=False),  # signed change to the balance
+    Column("credits", BigInteger, nullable=False),  # signed change, thousandths of a credit
     Column("state", String(16), nullable=False),  # reserved | charged | refunded | posted
     Column("created_at", DateTime(timezone=False), nullable=False),
     Column("kind", String(16), nullable=False, server_default="charge"),
