@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
 
     max_input_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # remove.bg's endpoint takes larger uploads, as remove.bg does (22 MB).
+    removebg_max_input_bytes: int = Field(default=22 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=50_000_000, ge=1)
     # A request body not fully arrived after this long is answered 408 and its connection
     # closed (10 MB at 2 Mbit/s takes 40 s).

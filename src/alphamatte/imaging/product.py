@@ -8,15 +8,17 @@ the laid-out result instead of its colours.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from alphamatte.imaging.effects import composite, parse_colour
 from alphamatte.imaging.encode import MEDIA_TYPES, OUTPUT_FORMATS, encode_gray, encode_output
 from alphamatte.imaging.layout import (
+    Box,
     LayoutError,
     crop_to_subject,
+    parse_margin,
     parse_position,
     parse_scale,
     place,
@@ -43,6 +45,8 @@ class ProductOptions:
             raise LayoutError("invalid_format", f"format must be one of {OUTPUT_FORMATS}")
         if self.channels not in CHANNELS:
             raise LayoutError("invalid_channels", "channels must be 'rgba' or 'alpha'")
+        if self.crop_margin is not None:
+            parse_margin(self.crop_margin, Box(0, 0, 100, 100))  # its form; sizes come later
         if self.scale is not None:
             parse_scale(self.scale)
         if self.position is not None:
@@ -58,17 +62,22 @@ class ProductOptions:
         return MEDIA_TYPES[self.format]
 
 
-def render_product(
-    rgba: np.ndarray, options: ProductOptions, *, background: np.ndarray | None = None
-) -> np.ndarray:
-    """The laid-out RGBA (uint8, straight alpha); opaque when a background is given
-    (``background``: an RGB image, covering the frame; else ``options.bg_color``)."""
+def lay_out(rgba: np.ndarray, options: ProductOptions) -> np.ndarray:
+    """Placement (scale, position) then crop: still transparent where the subject is not."""
     options.check()
     scale = parse_scale(options.scale) if options.scale else None
     position = parse_position(options.position) if options.position else None
     laid_out = place(rgba, scale=scale, position=position)
     if options.crop:
         laid_out = crop_to_subject(laid_out, options.crop_margin)
+    return laid_out
+
+
+def on_background(
+    laid_out: np.ndarray, options: ProductOptions, background: np.ndarray | None = None
+) -> np.ndarray:
+    """``laid_out`` over ``background`` (an RGB image, covering the frame) or
+    ``options.bg_color``, opaque; unchanged when there is neither."""
     if background is None and options.bg_color is None:
         return laid_out
     under = background if background is not None else parse_colour(options.bg_color or "")
@@ -77,14 +86,27 @@ def render_product(
     return np.dstack([colours, np.full_like(alpha, 255)])
 
 
+def render_product(
+    rgba: np.ndarray, options: ProductOptions, *, background: np.ndarray | None = None
+) -> np.ndarray:
+    """The laid-out RGBA (uint8, straight alpha); opaque when a background is given
+    (``background``: an RGB image, covering the frame; else ``options.bg_color``)."""
+    return on_background(lay_out(rgba, options), options, background)
+
+
 def encode_product(
     rgba: np.ndarray, options: ProductOptions, *, background: np.ndarray | None = None
 ) -> bytes:
-    """:func:`render_product`, written in ``options.format``. ``channels="alpha"``: the laid-out
-    matte (before any background, which would make it all white) as a grayscale image in
-    that format; ``zip`` always holds both."""
+    """:func:`render_product`, written in ``options.format``."""
+    return encode_laid_out(lay_out(rgba, options), options, background=background)
+
+
+def encode_laid_out(
+    laid_out: np.ndarray, options: ProductOptions, *, background: np.ndarray | None = None
+) -> bytes:
+    """An already laid-out cutout put on its background and written in ``options.format``.
+    ``channels="alpha"``: its matte (the background would make it all white) as a grayscale
+    image in that format; ``zip`` always holds both."""
     if options.channels == "alpha" and options.format != "zip":
-        plain = replace(options, bg_color=None)
-        matte = np.ascontiguousarray(render_product(rgba, plain)[..., 3])
-        return encode_gray(matte, options.format)
-    return encode_output(render_product(rgba, options, background=background), options.format)
+        return encode_gray(np.ascontiguousarray(laid_out[..., 3]), options.format)
+    return encode_output(on_background(laid_out, options, background), options.format)

@@ -1,4 +1,9 @@
-"""Domain errors and their one mapping to HTTP ``{"detail": ...}`` responses."""
+"""Domain errors and their one mapping to HTTP error responses, in two dialects.
+
+withoutbg's endpoints answer ``{"detail": "..."}``; remove.bg's (:data:`REMOVEBG_PATHS`) answer
+``{"errors": [{"title", "code", "detail"}]}`` with remove.bg's statuses: every bad input is a
+400 with a code, a bad key 403, no credit 402, a rate limit 429.
+"""
 
 from __future__ import annotations
 
@@ -27,13 +32,45 @@ INVALID_KEY = "Invalid or missing API key (send it in the X-API-Key header)."
 
 
 class ApiError(Exception):
-    """An error response with a status, a detail and optional headers."""
+    """An error response with a status, a detail, optional headers and, for remove.bg's
+    dialect, an error code (else one follows from the status)."""
 
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
+        self.code = code
+
+
+REMOVEBG_PATHS = frozenset({"/v1.0/removebg", "/v1.0/account"})
+# withoutbg status → (remove.bg status, code, title) when the error names no code of its own.
+_REMOVEBG: dict[int, tuple[int, str, str]] = {
+    400: (400, "invalid_request", "Invalid request"),
+    401: (403, "auth_failed", "Authentication failed"),
+    402: (402, "insufficient_credits", "Insufficient credits"),
+    403: (402, "insufficient_credits", "Credits expired"),
+    408: (400, "timeout", "Request body too slow"),
+    409: (409, "conflict", "Conflict"),
+    413: (400, "file_too_large", "File too large"),
+    415: (400, "invalid_file_type", "Invalid file type"),
+    422: (400, "invalid_image", "Invalid image"),
+    429: (429, "rate_limit_exceeded", "Rate limit exceeded"),
+    500: (500, "unknown_error", "Internal server error"),
+    503: (503, "service_unavailable", "Service unavailable"),
+}
+_IMAGE_CODE: dict[type[ImageError], str] = {
+    InputTooLargeError: "file_too_large",
+    TooManyPixelsError: "resolution_too_high",
+    UnsupportedFormatError: "invalid_file_type",
+    CorruptImageError: "invalid_image",
+}
 
 
 _IMAGE_STATUS: dict[type[ImageError], int] = {
@@ -55,40 +92,58 @@ def _json(status: int, detail: str, headers: dict[str, str] | None = None) -> JS
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+def error_response(
+    request: Request,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
+) -> JSONResponse:
+    """The error in the dialect of the endpoint that was called."""
+    if request.url.path not in REMOVEBG_PATHS:
+        return _json(status, detail, headers)
+    mapped, default_code, title = _REMOVEBG.get(status, (status, "error", "Error"))
+    body = {"errors": [{"title": title, "code": code or default_code, "detail": detail}]}
+    return JSONResponse(body, status_code=mapped, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return _json(
-            exc.status, exc.detail, {**getattr(request.state, "extra_headers", {}), **exc.headers}
-        )
+        headers = {**getattr(request.state, "extra_headers", {}), **exc.headers}
+        return error_response(request, exc.status, exc.detail, headers, exc.code)
 
     @app.exception_handler(ImageError)
     async def _image(request: Request, exc: ImageError) -> JSONResponse:
-        return _json(image_error_status(exc), str(exc), getattr(request.state, "extra_headers", {}))
+        code = next((c for kind, c in _IMAGE_CODE.items() if isinstance(exc, kind)), None)
+        headers = getattr(request.state, "extra_headers", {})
+        return error_response(request, image_error_status(exc), str(exc), headers, code)
 
     @app.exception_handler(OverBudgetError)
     async def _over_budget(request: Request, exc: OverBudgetError) -> JSONResponse:
-        return _json(413, str(exc), getattr(request.state, "extra_headers", {}))
+        headers = getattr(request.state, "extra_headers", {})
+        return error_response(request, 413, str(exc), headers, "resolution_too_high")
 
     @app.exception_handler(QueueFullError)
     async def _busy(request: Request, exc: QueueFullError) -> JSONResponse:
-        return _json(
-            503, str(exc), {**getattr(request.state, "extra_headers", {}), "Retry-After": "2"}
-        )
+        headers = {**getattr(request.state, "extra_headers", {}), "Retry-After": "2"}
+        return error_response(request, 503, str(exc), headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _json(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        return error_response(request, exc.status_code, str(exc.detail), headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _json(400, "Invalid request.")
+        return error_response(request, 400, "Invalid request.")
 
     @app.exception_handler(SQLAlchemyError)
     async def _storage(request: Request, exc: SQLAlchemyError) -> JSONResponse:
         # The database is down or restarting: a retryable 503, never a 500 with a traceback.
         log.warning("storage unavailable: %s", type(exc).__name__)
-        return _json(
+        return error_response(
+            request,
             503,
             "Storage is temporarily unavailable; retry shortly.",
             {**getattr(request.state, "extra_headers", {}), "Retry-After": "2"},
@@ -96,4 +151,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return _json(500, "Internal server error.")
+        return error_response(request, 500, "Internal server error.")

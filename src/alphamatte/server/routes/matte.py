@@ -22,6 +22,7 @@ from alphamatte.engine.pipeline import MatteResult, run_matting
 from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
 from alphamatte.imaging.encode import encode_png
 from alphamatte.server.accounting import credits, idempotency
+from alphamatte.server.accounting.amounts import MILLI
 from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.body import (
     MARGIN,
@@ -125,7 +126,7 @@ async def _produce(
         **getattr(request.state, "extra_headers", {}),
         "X-Result-Cache": "hit" if png is not None else "miss",
     }
-    paid = _Paid(state, key_id, request.state.request_id, request.url.path, record)
+    paid = Paid(state, key_id, request.state.request_id, request.url.path, record)
     if png is not None:
         hit = png
         return await paid.settle(request, anyio.to_thread.run_sync(paid.run, lambda: hit))
@@ -153,7 +154,7 @@ async def _produce(
         return await paid.settle(request, state.executor.run(work))
 
 
-class _Paid:
+class Paid:
     """Reserve → produce → charge on the calling (worker) thread, refunding on failure."""
 
     def __init__(
@@ -163,16 +164,17 @@ class _Paid:
         request_id: str,
         endpoint: str,
         record: Record | None,
+        milli: int = MILLI,
     ) -> None:
         self.state, self.key_id, self.request_id = state, key_id, request_id
-        self.endpoint, self.record = endpoint, record
+        self.endpoint, self.record, self.milli = endpoint, record, milli
         # Set when the request's task is cancelled while the job runs on: its result will
         # never be sent, so the job refunds instead of charging.
         self.abandoned = threading.Event()
 
     def run(self, produce: Callable[[], bytes]) -> tuple[bytes, bool]:
         db = self.state.db
-        outcome = credits.reserve(db, self.key_id, self.request_id, self.endpoint)
+        outcome = credits.reserve(db, self.key_id, self.request_id, self.endpoint, self.milli)
         if outcome is credits.Reservation.EXPIRED:
             raise ApiError(403, CREDITS_EXPIRED)
         if outcome is credits.Reservation.NO_CREDIT:
@@ -237,7 +239,7 @@ def _success_headers(request: Request, charged: int | None = None) -> dict[str, 
     return {**getattr(request.state, "extra_headers", {}), "X-Credits-Charged": str(charged)}
 
 
-async def _authorised(request: Request) -> tuple[ServerState, ApiKey]:
+async def authorised(request: Request) -> tuple[ServerState, ApiKey]:
     """The key, authenticated and within its rate limit (401/429 before the body is read).
 
     Called directly rather than through FastAPI's Depends, which solved the same three steps
@@ -343,7 +345,7 @@ async def _file_route(
     summary="Alpha matte of a base64 image, as base64 PNG (mode L)",
 )
 async def alpha_channel_base64(request: Request) -> Response:
-    state, key = await _authorised(request)
+    state, key = await authorised(request)
     return await _json_route(request, state, key.id, "alpha", "alpha_base64")
 
 
@@ -355,7 +357,7 @@ async def alpha_channel_base64(request: Request) -> Response:
     summary="Alpha matte of an uploaded image, as PNG (mode L)",
 )
 async def alpha_channel(request: Request) -> Response:
-    state, key = await _authorised(request)
+    state, key = await authorised(request)
     return await _file_route(request, state, key.id, "alpha")
 
 
@@ -366,7 +368,7 @@ async def alpha_channel(request: Request) -> Response:
     summary="Cutout of a base64 image, as base64 RGBA PNG",
 )
 async def image_without_background_base64(request: Request) -> Response:
-    state, key = await _authorised(request)
+    state, key = await authorised(request)
     return await _json_route(request, state, key.id, "cutout", "img_without_background_base64")
 
 
@@ -378,5 +380,5 @@ async def image_without_background_base64(request: Request) -> Response:
     summary="Cutout of an uploaded image, as RGBA PNG",
 )
 async def image_without_background(request: Request) -> Response:
-    state, key = await _authorised(request)
+    state, key = await authorised(request)
     return await _file_route(request, state, key.id, "cutout")

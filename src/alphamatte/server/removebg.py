@@ -1,0 +1,191 @@
+"""remove.bg's request, read as its clients send it: fields, sizes, prices, formats.
+
+Clients send every field as a string, in a multipart form, a JSON object or a urlencoded body,
+and many send unset fields as ``""``: an empty field means absent. What a field may hold, and
+which remove.bg codes a bad value gets, is decided here before any pixel is decoded; what
+depends on the photo (``roi`` against its size) is checked once its header is read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from alphamatte.imaging.layout import LayoutError
+from alphamatte.imaging.product import ProductOptions
+from alphamatte.server.accounting.amounts import MILLI
+from alphamatte.server.errors import ApiError
+
+# Output size caps in pixels (remove.bg's names; ``auto`` gives the largest it serves).
+SIZES: dict[str, int] = {
+    "preview": 250_000,
+    "small": 250_000,
+    "regular": 250_000,
+    "medium": 1_500_000,
+    "hd": 4_000_000,
+    "full": 25_000_000,
+    "4k": 25_000_000,
+    "auto": 25_000_000,
+    "50mp": 50_000_000,
+}
+PREVIEW_SIZES = frozenset({"preview", "small", "regular"})
+PRICES_MILLI = {"preview": MILLI // 4, "other": MILLI}  # 0.25 credits, 1 credit
+TYPES = frozenset({"auto", "person", "product", "animal", "car", "transportation", "graphic"})
+TYPE_LEVELS = frozenset({"none", "latest", "1", "2"})
+FORMATS = frozenset({"auto", "png", "jpg", "webp", "zip"})
+SOURCES = ("image_file", "image_file_b64", "image_url")
+TRUE = frozenset({"true", "1", "yes", "on"})
+FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def bad(code: str, detail: str) -> ApiError:
+    return ApiError(400, detail, code=code)
+
+
+@dataclass(frozen=True)
+class RemoveBgRequest:
+    image: bytes
+    size: str  # lower-case key of SIZES
+    format: str  # auto | png | jpg | webp | zip
+    roi: str | None
+    options: ProductOptions  # format "png" when ``format`` is auto: decided once laid out
+
+    @property
+    def max_pixels(self) -> int:
+        return SIZES[self.size]
+
+    @property
+    def price_milli(self) -> int:
+        return PRICES_MILLI["preview" if self.size in PREVIEW_SIZES else "other"]
+
+
+def fields_of(content_type: str, body: bytes) -> tuple[dict[str, str], bytes | None]:
+    """The text fields of a JSON or urlencoded body (a multipart one is read by the route):
+    empty values dropped. The second value is an uploaded file, never in these bodies."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/json":
+        try:
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise bad("invalid_request", "The body is not valid JSON.") from exc
+        if not isinstance(parsed, dict):
+            raise bad("invalid_request", "The JSON body must be an object of fields.")
+        return _present({str(k): v for k, v in parsed.items()}), None
+    if kind in ("application/x-www-form-urlencoded", ""):
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise bad("invalid_request", "The form body cannot be read.") from exc
+        return _present(dict(pairs)), None
+    raise bad(
+        "invalid_request",
+        "Send multipart/form-data, application/json or application/x-www-form-urlencoded.",
+    )
+
+
+def _present(fields: Mapping[str, object]) -> dict[str, str]:
+    """Fields as strings, without the empty ones; booleans and numbers as their text."""
+    found: dict[str, str] = {}
+    for name, value in fields.items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool):
+            found[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            found[name] = str(value)
+        else:
+            raise bad("invalid_request", f"Field {name!r} must be a string.")
+    return found
+
+
+def read_request(
+    fields: Mapping[str, str], upload: bytes | None, max_image_bytes: int
+) -> RemoveBgRequest:
+    """Check every field; the source image's bytes (not decoded yet) with the options."""
+    sources = [name for name in SOURCES if name in fields or (name == "image_file" and upload)]
+    if not sources:
+        raise bad("missing_source", "Send one of image_file, image_file_b64 or image_url.")
+    if len(sources) > 1:
+        raise bad("multiple_sources", f"Send one image source, not {' and '.join(sources)}.")
+    if sources[0] == "image_url" or "bg_image_url" in fields:
+        raise bad(
+            "url_fetch_disabled",
+            "This server does not fetch URLs (image_url, bg_image_url): upload the image.",
+        )
+    if sources[0] == "image_file":
+        if upload is None:
+            raise bad("invalid_request", "image_file must be an uploaded file.")
+        image = upload
+    else:
+        image = _base64(fields["image_file_b64"], max_image_bytes)
+    if len(image) > max_image_bytes:
+        raise bad("file_too_large", f"The image is larger than {max_image_bytes:,} bytes.")
+    size = fields.get("size", "auto").strip().lower()
+    if size not in SIZES:
+        raise bad("invalid_size", f"size must be one of {', '.join(sorted(SIZES))}.")
+    _choice(fields, "type", TYPES, "invalid_type")
+    _choice(fields, "type_level", TYPE_LEVELS, "invalid_type_level")
+    fmt = _choice(fields, "format", FORMATS, "invalid_format") or "auto"
+    channels = _choice(fields, "channels", frozenset({"rgba", "alpha"}), "invalid_channels")
+    shadow = fields.get("shadow_type", "none").lower()
+    if _flag(fields, "add_shadow") or shadow not in ("none", ""):
+        raise bad("unsupported_shadow", "Shadows are not rendered by this server.")
+    if "bg_image_file" in fields:
+        raise bad("unsupported_bg_image", "Background images are not supported yet.")
+    _flag(fields, "semitransparency")  # checked; soft edges are always kept
+    options = ProductOptions(
+        crop=_flag(fields, "crop"),
+        crop_margin=fields.get("crop_margin"),
+        scale=fields.get("scale"),
+        position=fields.get("position"),
+        bg_color=_colour(fields.get("bg_color")),
+        channels=channels or "rgba",
+        format="png" if fmt == "auto" else fmt,
+    )
+    try:
+        options.check()
+    except LayoutError as exc:
+        raise bad(exc.code, str(exc)) from exc
+    return RemoveBgRequest(image, size, fmt, fields.get("roi"), options)
+
+
+def _choice(fields: Mapping[str, str], name: str, allowed: frozenset[str], code: str) -> str:
+    value = fields.get(name, "").strip().lower()
+    if value and value not in allowed:
+        raise bad(code, f"{name} must be one of {', '.join(sorted(allowed))}.")
+    return value
+
+
+def _flag(fields: Mapping[str, str], name: str) -> bool:
+    value = fields.get(name, "false").strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise bad("invalid_request", f"{name} must be true or false.")
+
+
+def _colour(value: str | None) -> str | None:
+    """remove.bg's colours: hex of 3, 4, 6 or 8 digits (the alpha digits are not used: the
+    background is opaque) or a colour name."""
+    if value is None:
+        return None
+    text = value.strip().lstrip("#")
+    if len(text) in (4, 8) and all(c in "0123456789abcdefABCDEF" for c in text):
+        text = text[: len(text) * 3 // 4]
+    return text
+
+
+def _base64(text: str, max_image_bytes: int) -> bytes:
+    if len(text) > (max_image_bytes + 2) // 3 * 4 + 4:
+        raise bad("file_too_large", f"The image is larger than {max_image_bytes:,} bytes.")
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise bad("invalid_image", "image_file_b64 is not valid base64.") from exc
