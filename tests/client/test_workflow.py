@@ -97,6 +97,26 @@ def test_cutout_keeps_the_original_pixels_at_full_resolution() -> None:
     assert np.array_equal(cut[:, :, :3][cut[:, :, 3] == 255], rgb[cut[:, :, 3] == 255])
 
 
+def test_a_product_shot_is_cropped_on_its_colour_in_one_call() -> None:
+    """``product_shot``: the imaging layer's crop, margin, background and format, applied to
+    the full-resolution cutout after one upload of a proxy."""
+    import io
+
+    api = MockApi()
+    client = make_client(api)
+    photo = np.zeros((2000, 3000, 3), np.uint8)
+    photo[700:1200, 1000:2000] = (250, 240, 230)  # a 1000 x 500 subject on black
+    data = client.product_shot(photo, crop=True, crop_margin="10%", bg_color="fff", format="jpg")
+    shot = Image.open(io.BytesIO(data))
+    assert shot.format == "JPEG" and shot.mode == "RGB"
+    # The subject plus 10 % of its width and height on each side, on white.
+    assert abs(shot.width - 1200) < 12 and abs(shot.height - 600) < 12
+    assert np.asarray(shot)[3, 3].min() > 245
+    assert len(api.uploads) == 1
+    with pytest.raises(ValueError, match="scale"):
+        client.product_shot(gradient_rgb(300, 200), scale="200%")
+
+
 @pytest.mark.parametrize(
     ("status", "error"),
     [

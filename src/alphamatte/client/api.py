@@ -51,6 +51,27 @@ class Matted:
 
         return Image.fromarray(cutout(self.rgb, self.alpha), mode="RGBA")
 
+    def product_shot(
+        self,
+        *,
+        crop: bool = False,
+        crop_margin: str | None = None,
+        scale: str | None = None,
+        position: str | None = None,
+        bg_color: str | None = None,
+        format: str = "png",
+    ) -> bytes:
+        """The cutout laid out and encoded: cropped to the subject (with ``crop_margin``: "10%",
+        "20px", 2 or 4 values), fitted into ``scale`` of the canvas ("10%"-"100%") at
+        ``position`` ("center", "50%", "20% 80%"), on ``bg_color``, as ``format`` (png, jpg,
+        webp, or zip = color.jpg + alpha.png). The same layout as ``alphamatte cutout`` and the
+        server's remove.bg endpoint; a bad value is a ValueError naming it."""
+        from alphamatte.imaging.compose import cutout
+        from alphamatte.imaging.product import ProductOptions, encode_product
+
+        options = ProductOptions(crop, crop_margin, scale, position, bg_color, "rgba", format)
+        return encode_product(cutout(self.rgb, self.alpha), options)
+
 
 @dataclass(frozen=True)
 class _Options:
@@ -200,6 +221,14 @@ class Client(_Base):
         """
         return self.matte(image, proxy_format=proxy_format).cutout_image()
 
+    def product_shot(
+        self, image: ImageInput, *, proxy_format: ProxyFormat | None = None, **layout: Any
+    ) -> bytes:
+        """One API call, then :meth:`Matted.product_shot` (crop, crop_margin, scale, position,
+        bg_color, format): e.g. ``client.product_shot("shoe.jpg", crop=True,
+        crop_margin="10%", bg_color="fff", format="jpg")`` gives JPEG bytes."""
+        return self.matte(image, proxy_format=proxy_format).product_shot(**layout)
+
     def available_credit(self) -> wire.Credit:
         return wire.credit(self._send("GET", wire.CREDIT_PATH))
 
@@ -264,6 +293,12 @@ class AsyncClient(_Base):
     ) -> Image.Image:
         matted = await self.matte(image, proxy_format=proxy_format)
         return await anyio.to_thread.run_sync(matted.cutout_image)
+
+    async def product_shot(
+        self, image: ImageInput, *, proxy_format: ProxyFormat | None = None, **layout: Any
+    ) -> bytes:
+        matted = await self.matte(image, proxy_format=proxy_format)
+        return await anyio.to_thread.run_sync(lambda: matted.product_shot(**layout))
 
     async def available_credit(self) -> wire.Credit:
         return wire.credit(await self._send("GET", wire.CREDIT_PATH))
