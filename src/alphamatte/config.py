@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     max_input_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # remove.bg's endpoint takes larger uploads, as remove.bg does (22 MB).
     removebg_max_input_bytes: int = Field(default=22 * 1024 * 1024, ge=1)
+    # Hosts remove.bg's image_url may be fetched from (comma-separated, *.example.com for
+    # subdomains); empty, the default: image_url is refused. server/url_fetch.py.
+    removebg_url_hosts: str = ""
+    removebg_url_timeout_s: float = Field(default=15.0, gt=0, le=120)
     max_pixels: int = Field(default=50_000_000, ge=1)
     # A request body not fully arrived after this long is answered 408 and its connection
     # closed (10 MB at 2 Mbit/s takes 40 s).

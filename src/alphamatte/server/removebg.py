@@ -48,7 +48,8 @@ def bad(code: str, detail: str) -> ApiError:
 
 @dataclass(frozen=True)
 class RemoveBgRequest:
-    image: bytes
+    image: bytes  # empty until ``url`` is fetched
+    url: str | None
     size: str  # lower-case key of SIZES
     format: str  # auto | png | jpg | webp | zip
     roi: str | None
@@ -103,20 +104,27 @@ def _present(fields: Mapping[str, object]) -> dict[str, str]:
 
 
 def read_request(
-    fields: Mapping[str, str], upload: bytes | None, max_image_bytes: int
+    fields: Mapping[str, str],
+    upload: bytes | None,
+    max_image_bytes: int,
+    *,
+    urls: bool = False,
 ) -> RemoveBgRequest:
-    """Check every field; the source image's bytes (not decoded yet) with the options."""
+    """Check every field; the source image's bytes (not decoded yet), or its URL when this
+    server fetches URLs (``urls``), with the options."""
     sources = [name for name in SOURCES if name in fields or (name == "image_file" and upload)]
     if not sources:
         raise bad("missing_source", "Send one of image_file, image_file_b64 or image_url.")
     if len(sources) > 1:
         raise bad("multiple_sources", f"Send one image source, not {' and '.join(sources)}.")
-    if sources[0] == "image_url" or "bg_image_url" in fields:
-        raise bad(
-            "url_fetch_disabled",
-            "This server does not fetch URLs (image_url, bg_image_url): upload the image.",
-        )
-    if sources[0] == "image_file":
+    if "bg_image_url" in fields:
+        raise bad("unsupported_bg_image", "Background images are not supported yet.")
+    if sources[0] == "image_url" and not urls:
+        raise bad("url_fetch_disabled", "This server does not fetch image_url: upload the image.")
+    url = fields.get("image_url")
+    if url is not None:
+        image = b""
+    elif sources[0] == "image_file":
         if upload is None:
             raise bad("invalid_request", "image_file must be an uploaded file.")
         image = upload
@@ -150,7 +158,7 @@ def read_request(
         options.check()
     except LayoutError as exc:
         raise bad(exc.code, str(exc)) from exc
-    return RemoveBgRequest(image, size, fmt, fields.get("roi"), options)
+    return RemoveBgRequest(image, url, size, fmt, fields.get("roi"), options)
 
 
 def _choice(fields: Mapping[str, str], name: str, allowed: frozenset[str], code: str) -> str:

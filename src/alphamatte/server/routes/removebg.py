@@ -30,6 +30,7 @@ from alphamatte.server.errors import ApiError
 from alphamatte.server.removebg import RemoveBgRequest, bad, fields_of, read_request
 from alphamatte.server.routes.matte import Paid, authorised
 from alphamatte.server.state import ServerState
+from alphamatte.server.url_fetch import allowed_hosts, fetch_image
 
 router = APIRouter(prefix="/v1.0", tags=["remove.bg"])
 
@@ -37,7 +38,7 @@ _FIELDS = {
     name: {"type": "string", "description": text}
     for name, text in (
         ("image_file_b64", "Base64 of the image (or upload image_file)"),
-        ("image_url", "Refused: this server does not fetch URLs"),
+        ("image_url", "Fetched only from ALPHAMATTE_REMOVEBG_URL_HOSTS (off by default)"),
         ("size", "preview|small|regular (0.25 MP, 0.25 credits), medium, hd, full, 4k, 50MP, auto"),
         ("type", "Accepted; the model finds the subject itself"),
         ("type_level", "Accepted; the model finds the subject itself"),
@@ -147,7 +148,13 @@ async def removebg(request: Request) -> Response:
         fields, upload = await _multipart(request, body, limit)
     else:
         fields, upload = fields_of(content_type, body)
-    asked = read_request(fields, upload, limit)
+    hosts = allowed_hosts(state.settings.removebg_url_hosts)
+    asked = read_request(fields, upload, limit, urls=bool(hosts))
+    if asked.url is not None:
+        image = await fetch_image(
+            asked.url, hosts=hosts, max_bytes=limit, timeout_s=state.settings.removebg_url_timeout_s
+        )
+        asked = replace(asked, image=image)
     result = _Result()
     data = await _produce(request, state, key.id, asked, result)
     charged = getattr(request.state, "credits_charged", 0)

@@ -1,0 +1,159 @@
+"""remove.bg's ``image_url``: fetched only from listed hosts, within limits, tested against an
+HTTP server on loopback (the only address these tests ever connect to)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import anyio
+import httpx
+import numpy as np
+import pytest
+
+from alphamatte.config import Settings
+from alphamatte.server.errors import ApiError
+from alphamatte.server.url_fetch import check_target
+from tests.server.live import LiveServer, running
+from tests.server.test_removebg import HEIGHT, PHOTO, WIDTH, decode, error_code
+
+LIMIT = 200_000
+
+
+class Photos(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        port = self.server.server_address[1]
+        if self.path == "/photo.png":
+            self._send(PHOTO)
+        elif self.path == "/big":
+            self._send(b"\x89PNG" + b"\0" * (LIMIT + 10))
+        elif self.path == "/slow":
+            time.sleep(3)
+            self._send(PHOTO)
+        elif self.path == "/hop":
+            self._redirect("/photo.png")
+        elif self.path == "/out":
+            self._redirect(f"http://localhost:{port}/photo.png")
+        elif self.path == "/loop":
+            self._redirect("/loop")
+        else:
+            self.send_error(404)
+
+    def _send(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(body)  # the client may have given up, as it should for /slow
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def photos() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Photos)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def fetching(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    settings = Settings(
+        home=tmp_path_factory.mktemp("urls"),
+        removebg_url_hosts="127.0.0.1",
+        removebg_url_timeout_s=1.0,
+        removebg_max_input_bytes=LIMIT,
+    )
+    with running(settings) as server:
+        yield server
+
+
+def fetch(live: LiveServer, key: str, url: str) -> httpx.Response:
+    return httpx.post(
+        f"{live.url}/v1.0/removebg",
+        headers={"X-API-Key": key},
+        data={"image_url": url, "size": "full"},
+        timeout=30,
+    )
+
+
+def test_a_listed_host_is_fetched_and_redirects_within_it_followed(
+    fetching: LiveServer, photos: str
+) -> None:
+    key = fetching.new_key(credits=2)
+    for path in ("/photo.png", "/hop"):
+        answer = fetch(fetching, key, f"{photos}{path}")
+        assert answer.status_code == 200, answer.text
+        image = decode(answer.content)
+        assert image.size == (WIDTH, HEIGHT)
+        assert np.asarray(image)[300, 400, 3] == 255
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/big", "file_too_large"),
+        ("/slow", "url_timeout"),
+        ("/out", "url_not_allowed"),  # a redirect to a host that is not listed
+        ("/loop", "url_fetch_failed"),  # too many redirects
+        ("/missing", "url_fetch_failed"),
+    ],
+)
+def test_what_cannot_be_fetched_is_a_400_with_a_code_and_free(
+    fetching: LiveServer, photos: str, path: str, code: str
+) -> None:
+    key = fetching.new_key(credits=1)
+    started = time.monotonic()
+    answer = fetch(fetching, key, f"{photos}{path}")
+    assert answer.status_code == 400, answer.text
+    assert error_code(answer) == code
+    assert time.monotonic() - started < 3  # the slow server is not waited out
+    account = httpx.get(f"{fetching.url}/v1.0/account", headers={"X-API-Key": key}, timeout=30)
+    assert account.json()["data"]["attributes"]["credits"]["total"] == 1
+
+
+def test_an_unlisted_host_is_refused_before_any_connection(fetching: LiveServer) -> None:
+    key = fetching.new_key(credits=1)
+    answer = fetch(fetching, key, "http://localhost:9/photo.png")
+    assert answer.status_code == 400 and error_code(answer) == "url_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("url", "hosts", "code"),
+    [
+        ("ftp://127.0.0.1/photo.png", ["127.0.0.1"], "invalid_image_url"),
+        ("http://169.254.169.254/latest/meta-data", ["*.example.com"], "url_not_allowed"),
+        # a listed name that resolves inside the network: refused unless the address is listed
+        ("http://localhost:9/photo.png", ["localhost"], "url_not_allowed"),
+    ],
+)
+def test_targets_are_checked_by_scheme_name_and_address(
+    url: str, hosts: list[str], code: str
+) -> None:
+    with pytest.raises(ApiError) as refused:
+        anyio.run(check_target, url, hosts)
+    assert refused.value.code == code
+
+
+def test_a_listed_loopback_address_and_wildcards_pass() -> None:
+    anyio.run(check_target, "http://127.0.0.1:9/x.png", ["127.0.0.1"])
+    anyio.run(check_target, "http://localhost:9/x.png", ["localhost", "127.0.0.1", "::1"])
+
+
+def test_urls_stay_off_by_default(tmp_path: Path, photos: str) -> None:
+    with running(Settings(home=tmp_path)) as server:
+        answer = fetch(server, server.new_key(credits=1), f"{photos}/photo.png")
+    assert answer.status_code == 400 and error_code(answer) == "url_fetch_disabled"
