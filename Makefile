@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint model system install clean
+.PHONY: run test lint model system clients install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,18 @@ system:
 	  else echo "note: missing$$missing (not root); the tests that need them will be skipped"; fi; \
 	fi
 
+# Real third-party remove.bg clients for the compatibility tests (npm, pinned by the lock file).
+CLIENTS := tests/clients/node
+clients: $(CLIENTS)/node_modules/.package-lock.json
+$(CLIENTS)/node_modules/.package-lock.json: $(CLIENTS)/package-lock.json
+	npm ci --prefix $(CLIENTS) --no-audit --no-fund --loglevel=error
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP) model system lint
+test: $(STAMP) model system clients lint
 	$(BIN)/pytest -q -ra
 
 run: $(STAMP) model
