@@ -86,12 +86,17 @@ def encode_output(rgba: np.ndarray, fmt: str) -> bytes:
         return buffer.getvalue()
     if fmt == "jpg":
         return encode_jpeg(_on_white(rgba))
+    return encode_zip(np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(alpha))
+
+
+def encode_zip(rgb: np.ndarray, matte: np.ndarray) -> bytes:
+    """``color.jpg`` (``rgb``, opaque) and ``alpha.png`` (``matte``, 8-bit) in one stored ZIP."""
     import zipfile
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("color.jpg", encode_jpeg(np.ascontiguousarray(rgba[..., :3])))
-        archive.writestr("alpha.png", encode_png(np.ascontiguousarray(alpha)))
+        archive.writestr("color.jpg", encode_jpeg(rgb))
+        archive.writestr("alpha.png", encode_png(matte))
     return buffer.getvalue()
 
 

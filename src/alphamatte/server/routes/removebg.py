@@ -18,11 +18,12 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from alphamatte.engine.matting import Matter
-from alphamatte.imaging.compose import cutout
+from alphamatte.imaging.compose import apply_alpha, cutout
 from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
+from alphamatte.imaging.encode import encode_zip
 from alphamatte.imaging.layout import Box, LayoutError, parse_roi, subject_box
 from alphamatte.imaging.product import encode_laid_out, lay_out
-from alphamatte.imaging.resize import resize_image
+from alphamatte.imaging.resize import resize_image, to_uint8
 from alphamatte.server.accounting.amounts import from_milli
 from alphamatte.server.body import MARGIN, base64_body_limit, read_limited
 from alphamatte.server.deps import Key, State
@@ -241,7 +242,18 @@ def _render(matter: Matter, image: DecodedImage, asked: RemoveBgRequest, result:
         region = np.ascontiguousarray(rgb[roi.top : roi.bottom, roi.left : roi.right])
         alpha[roi.top : roi.bottom, roi.left : roi.right] = matter.predict_float(region)
     options = asked.options
-    laid_out = lay_out(cutout(rgb, alpha), options)
+    if options.format == "zip" and not (options.crop or options.scale or options.position):
+        # Nothing to lay out: the photo and its matte go into the archive as they are.
+        matte = to_uint8(alpha)
+        result.format, result.width, result.height = "zip", width, height
+        result.foreground = subject_box(matte)
+        return encode_zip(rgb, matte)
+    # Edge colours are estimated (decontaminated) only where we composite them: a zip's
+    # color.jpg is the photo's own colours, for clients that composite themselves, and an alpha
+    # channel has no colours. On a 12 MP photo of fur the estimate took 2.4 s, the matte 0.7 s.
+    plain = options.format == "zip" or options.channels == "alpha"
+    rgba = apply_alpha(rgb, alpha) if plain else cutout(rgb, alpha)
+    laid_out = lay_out(rgba, options)
     fmt = asked.format
     if fmt == "auto":
         opaque = options.bg_color is not None or bool(laid_out[..., 3].min() == 255)
