@@ -150,6 +150,37 @@ def test_formats_and_options(
         assert near((int(answer.headers["X-Foreground-Width"]),), (400,), 5)
 
 
+def test_a_drop_shadow_falls_below_and_right_of_the_subject(live: LiveServer) -> None:
+    key = live.new_key(credits=2)
+    plain = np.asarray(decode(upload(live, key).content))[..., 3]
+    shaded = np.asarray(decode(upload(live, key, shadow_type="drop").content))[..., 3]
+    # just past the block's bottom-right corner: transparent without, shadow with
+    assert plain[354, 505] == 0 and 0 < shaded[354, 505] < 255
+    assert shaded[245, 295] == 0  # nothing up and left
+    deprecated = upload(live, live.new_key(credits=1), add_shadow="true")
+    assert np.asarray(decode(deprecated.content))[354, 505, 3] > 0
+
+
+def test_a_background_image_goes_under_the_subject(live: LiveServer) -> None:
+    key = live.new_key(credits=2)
+    blue = image_bytes(Image.new("RGB", (100, 50), (0, 0, 255)), "PNG")
+    files = {
+        "image_file": ("photo.png", PHOTO, "image/png"),
+        "bg_image_file": ("bg.png", blue, "image/png"),
+    }
+    answer = post(live, key, files=files)
+    assert answer.status_code == 200, answer.text
+    image = decode(answer.content)  # auto: opaque, so JPEG
+    assert image.format == "JPEG" and image.size == (WIDTH, HEIGHT)
+    assert near(tuple(np.asarray(image)[10, 10].tolist()), (0, 0, 255), 8)
+    broken = {**files, "bg_image_file": ("bg.png", b"not an image", "image/png")}
+    refused = post(live, key, files=broken)
+    assert refused.status_code == 400 and error_code(refused) == "invalid_bg_image"
+    both = post(live, key, files=files, data={"bg_color": "red"})
+    assert both.status_code == 400 and error_code(both) == "multiple_backgrounds"
+    assert total(live, key) == 1
+
+
 def test_zip_holds_color_jpg_and_alpha_png_at_the_photo_size(live: LiveServer) -> None:
     key = live.new_key(credits=1)
     answer = upload(live, key, size="full", format="zip")
@@ -182,7 +213,8 @@ def test_only_the_region_of_interest_can_be_foreground(live: LiveServer) -> None
         ({"crop_margin": "1 2 3"}, "invalid_crop_margin"),
         ({"channels": "rgb"}, "invalid_channels"),
         ({"image_url": "http://127.0.0.1/x.png"}, "multiple_sources"),
-        ({"shadow_type": "drop"}, "unsupported_shadow"),
+        ({"shadow_type": "3D"}, "unsupported_shadow"),
+        ({"shadow_type": "drop", "shadow_opacity": "150"}, "invalid_shadow_opacity"),
         ({"bg_color": "nope"}, "invalid_bg_color"),
     ],
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alphamatte.imaging.effects import composite, parse_colour
+from alphamatte.imaging.effects import composite, drop_shadow, parse_colour
 from alphamatte.imaging.encode import MEDIA_TYPES, OUTPUT_FORMATS, encode_gray, encode_output
 from alphamatte.imaging.layout import (
     Box,
@@ -22,6 +22,7 @@ from alphamatte.imaging.layout import (
     parse_position,
     parse_scale,
     place,
+    subject_box,
 )
 
 CHANNELS = ("rgba", "alpha")
@@ -38,6 +39,8 @@ class ProductOptions:
     bg_color: str | None = None
     channels: str = "rgba"
     format: str = "png"
+    shadow: str | None = None  # "drop": a soft shadow cast down and right of the subject
+    shadow_opacity: float = 0.5  # 0..1
 
     def check(self) -> None:
         """Raise :class:`LayoutError` for a value no photo could satisfy (before any work)."""
@@ -47,6 +50,10 @@ class ProductOptions:
             raise LayoutError("invalid_channels", "channels must be 'rgba' or 'alpha'")
         if self.crop_margin is not None:
             parse_margin(self.crop_margin, Box(0, 0, 100, 100))  # its form; sizes come later
+        if self.shadow not in (None, "drop"):
+            raise LayoutError("unsupported_shadow", "only 'drop' shadows are rendered")
+        if not 0.0 <= self.shadow_opacity <= 1.0:
+            raise LayoutError("invalid_shadow_opacity", "shadow opacity must be within 0-100 %")
         if self.scale is not None:
             parse_scale(self.scale)
         if self.position is not None:
@@ -70,6 +77,15 @@ def lay_out(rgba: np.ndarray, options: ProductOptions) -> np.ndarray:
     laid_out = place(rgba, scale=scale, position=position)
     if options.crop:
         laid_out = crop_to_subject(laid_out, options.crop_margin)
+    if options.shadow == "drop":
+        # Offset and softness follow the subject's size, so a thumbnail and a 24 MP photo
+        # get the same look: 1.5 % of its longer side, at least 2 px.
+        box = subject_box(laid_out[..., 3])
+        if box is not None:
+            reach = max(2, round(0.015 * max(box.width, box.height)))
+            laid_out = drop_shadow(
+                laid_out, offset=(reach, reach), blur=reach, opacity=options.shadow_opacity
+            )
     return laid_out
 
 

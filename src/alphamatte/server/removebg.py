@@ -50,6 +50,7 @@ def bad(code: str, detail: str) -> ApiError:
 class RemoveBgRequest:
     image: bytes  # empty until ``url`` is fetched
     url: str | None
+    background: bytes | None  # an uploaded bg_image_file, not decoded yet
     size: str  # lower-case key of SIZES
     format: str  # auto | png | jpg | webp | zip
     roi: str | None
@@ -109,6 +110,7 @@ def read_request(
     max_image_bytes: int,
     *,
     urls: bool = False,
+    background: bytes | None = None,
 ) -> RemoveBgRequest:
     """Check every field; the source image's bytes (not decoded yet), or its URL when this
     server fetches URLs (``urls``), with the options."""
@@ -139,11 +141,12 @@ def read_request(
     _choice(fields, "type_level", TYPE_LEVELS, "invalid_type_level")
     fmt = _choice(fields, "format", FORMATS, "invalid_format") or "auto"
     channels = _choice(fields, "channels", frozenset({"rgba", "alpha"}), "invalid_channels")
-    shadow = fields.get("shadow_type", "none").lower()
-    if _flag(fields, "add_shadow") or shadow not in ("none", ""):
-        raise bad("unsupported_shadow", "Shadows are not rendered by this server.")
-    if "bg_image_file" in fields:
-        raise bad("unsupported_bg_image", "Background images are not supported yet.")
+    shadow = fields.get("shadow_type", "none").strip().lower()
+    if shadow not in ("none", "drop"):
+        raise bad("unsupported_shadow", "Only shadow_type=drop is rendered by this server.")
+    if _flag(fields, "add_shadow"):  # the deprecated switch: a drop shadow
+        shadow = "drop"
+    opacity = _percent(fields.get("shadow_opacity", "50"))
     _flag(fields, "semitransparency")  # checked; soft edges are always kept
     options = ProductOptions(
         crop=_flag(fields, "crop"),
@@ -153,12 +156,16 @@ def read_request(
         bg_color=_colour(fields.get("bg_color")),
         channels=channels or "rgba",
         format="png" if fmt == "auto" else fmt,
+        shadow=None if shadow == "none" else shadow,
+        shadow_opacity=opacity,
     )
     try:
         options.check()
     except LayoutError as exc:
         raise bad(exc.code, str(exc)) from exc
-    return RemoveBgRequest(image, url, size, fmt, fields.get("roi"), options)
+    if background is not None and options.bg_color is not None:
+        raise bad("multiple_backgrounds", "Send bg_color or bg_image_file, not both.")
+    return RemoveBgRequest(image, url, background, size, fmt, fields.get("roi"), options)
 
 
 def _choice(fields: Mapping[str, str], name: str, allowed: frozenset[str], code: str) -> str:
@@ -166,6 +173,16 @@ def _choice(fields: Mapping[str, str], name: str, allowed: frozenset[str], code:
     if value and value not in allowed:
         raise bad(code, f"{name} must be one of {', '.join(sorted(allowed))}.")
     return value
+
+
+def _percent(value: str) -> float:
+    try:
+        number = float(value.strip().rstrip("%"))
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 100:
+        raise bad("invalid_shadow_opacity", "shadow_opacity must be 0 to 100.")
+    return number / 100
 
 
 def _flag(fields: Mapping[str, str], name: str) -> bool:

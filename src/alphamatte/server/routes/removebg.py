@@ -19,8 +19,9 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from alphamatte.engine.matting import Matter
 from alphamatte.imaging.compose import apply_alpha, cutout
-from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
+from alphamatte.imaging.decode import DecodedImage, decode, decode_opened, open_checked
 from alphamatte.imaging.encode import encode_zip
+from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import Box, LayoutError, parse_roi, subject_box
 from alphamatte.imaging.product import encode_laid_out, lay_out
 from alphamatte.imaging.resize import resize_image, to_uint8
@@ -104,7 +105,9 @@ class _Result:
 
 async def _multipart(
     request: Request, body: bytes, limit: int
-) -> tuple[dict[str, str], bytes | None]:
+) -> tuple[dict[str, str], bytes | None, bytes | None]:
+    """Text fields (empty ones dropped), the image_file upload and the bg_image_file upload."""
+
     async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
@@ -117,18 +120,19 @@ async def _multipart(
         raise bad("invalid_request", f"Malformed multipart body: {exc.message}") from exc
     fields: dict[str, str] = {}
     upload: bytes | None = None
+    background: bytes | None = None
     try:
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if name == "image_file":
                     upload = await value.read()
                 elif name == "bg_image_file":
-                    fields[name] = "upload"
+                    background = await value.read()
             elif value != "":
                 fields[name] = value
     finally:
         await form.close()
-    return fields, upload
+    return fields, upload, background
 
 
 @router.post(
@@ -145,12 +149,13 @@ async def removebg(request: Request) -> Response:
         request, base64_body_limit(limit) + MARGIN, state.settings.body_timeout_s
     )
     content_type = request.headers.get("content-type", "")
+    background: bytes | None = None
     if content_type.lower().startswith("multipart/form-data"):
-        fields, upload = await _multipart(request, body, limit)
+        fields, upload, background = await _multipart(request, body, limit)
     else:
         fields, upload = fields_of(content_type, body)
     hosts = allowed_hosts(state.settings.removebg_url_hosts)
-    asked = read_request(fields, upload, limit, urls=bool(hosts))
+    asked = read_request(fields, upload, limit, urls=bool(hosts), background=background)
     if asked.url is not None:
         image = await fetch_image(
             asked.url, hosts=hosts, max_bytes=limit, timeout_s=state.settings.removebg_url_timeout_s
@@ -211,13 +216,30 @@ async def _produce(
 
         def work() -> tuple[bytes, bool]:
             image = decode_opened(opened, max_pixels=settings.max_pixels)
-            return paid.run(lambda: _render(matter, image, asked, result))
+            under = _background(asked.background, settings.max_pixels)
+            return paid.run(lambda: _render(matter, image, asked, result, under))
 
         data = await paid.settle(request, state.executor.run(work))
     return data
 
 
-def _render(matter: Matter, image: DecodedImage, asked: RemoveBgRequest, result: _Result) -> bytes:
+def _background(data: bytes | None, max_pixels: int) -> np.ndarray | None:
+    """The uploaded background image, upright RGB; a bad one is the client's 400."""
+    if data is None:
+        return None
+    try:
+        return decode(data, max_bytes=len(data), max_pixels=max_pixels).upright()
+    except ImageError as exc:
+        raise bad("invalid_bg_image", f"bg_image_file: {exc}") from exc
+
+
+def _render(
+    matter: Matter,
+    image: DecodedImage,
+    asked: RemoveBgRequest,
+    result: _Result,
+    background: np.ndarray | None = None,
+) -> bytes:
     """On the worker thread: the photo at the size asked, matted (in ``roi`` only), cut out,
     laid out and encoded."""
     rgb = image.upright()
@@ -242,7 +264,9 @@ def _render(matter: Matter, image: DecodedImage, asked: RemoveBgRequest, result:
         region = np.ascontiguousarray(rgb[roi.top : roi.bottom, roi.left : roi.right])
         alpha[roi.top : roi.bottom, roi.left : roi.right] = matter.predict_float(region)
     options = asked.options
-    if options.format == "zip" and not (options.crop or options.scale or options.position):
+    if options.format == "zip" and not (
+        options.crop or options.scale or options.position or options.shadow
+    ):
         # Nothing to lay out: the photo and its matte go into the archive as they are.
         matte = to_uint8(alpha)
         result.format, result.width, result.height = "zip", width, height
@@ -256,12 +280,16 @@ def _render(matter: Matter, image: DecodedImage, asked: RemoveBgRequest, result:
     laid_out = lay_out(rgba, options)
     fmt = asked.format
     if fmt == "auto":
-        opaque = options.bg_color is not None or bool(laid_out[..., 3].min() == 255)
+        opaque = (
+            options.bg_color is not None
+            or background is not None
+            or bool(laid_out[..., 3].min() == 255)
+        )
         fmt = "jpg" if opaque and options.channels == "rgba" else "png"
     result.format = fmt
     result.height, result.width = laid_out.shape[:2]
     result.foreground = subject_box(laid_out[..., 3])
-    return encode_laid_out(laid_out, replace(options, format=fmt))
+    return encode_laid_out(laid_out, replace(options, format=fmt), background=background)
 
 
 def _scaled(box: Box, sx: float, sy: float) -> Box:
