@@ -101,6 +101,17 @@ def test_upload_gives_a_full_size_cutout(
     proxy = Image.open(io.BytesIO(upload))
     assert proxy.format == "JPEG" and max(proxy.size) == 1024  # the proxy, not the original
 
+    # The product shot: the server crops the original to the subject on white, as JPEG.
+    with page.expect_download() as product_info:  # type: ignore[attr-defined]
+        page.click("#product-make")  # type: ignore[attr-defined]
+        page.wait_for_selector("#download-product:not([hidden])")  # type: ignore[attr-defined]
+        page.click("#download-product")  # type: ignore[attr-defined]
+    shot = Image.open(io.BytesIO(Path(product_info.value.path()).read_bytes()))
+    assert shot.format == "JPEG" and shot.mode == "RGB"
+    assert shot.width < original.width or shot.height < original.height  # cropped
+    assert np.asarray(shot)[2, 2].min() > 240  # the margin is white
+    page.wait_for_selector("text=3 credits left")  # type: ignore[attr-defined]
+
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "playground.png"), full_page=True)  # type: ignore[attr-defined]
     assert page.errors == []  # type: ignore[attr-defined]

@@ -44,6 +44,11 @@ async function explain(response) {
   try {
     const body = await response.json();
     if (body && typeof body.detail === "string") detail = body.detail;
+    // remove.bg's dialect (the product shot): {"errors": [{"title", "code", "detail"}]}
+    if (body && Array.isArray(body.errors) && body.errors[0]) {
+      const { title, detail: more } = body.errors[0];
+      return `${title} (${response.status}: ${more})`;
+    }
   } catch (_) { /* not JSON */ }
   let text = MESSAGES[response.status] || `The server answered ${response.status}.`;
   if (response.status === 429 || response.status === 503) {
@@ -184,6 +189,8 @@ async function process(file) {
   setDownload($("download-cutout"), cutoutBlob, `${stem}.cutout.png`);
   $("sizes").textContent = `Original ${width}×${height}; proxy ${pw}×${ph}.`;
   $("downloads").hidden = false;
+  lastFile = file;
+  $("product").hidden = false;
   showStatus("");
   refreshCredit();
 }
@@ -225,6 +232,47 @@ function renderEffects(full, cutout) {
 for (const id of ["bg-colour", "blur"]) {
   $(id).addEventListener("input", () => lastSources && renderEffects(lastSources.full, lastSources.cutout));
 }
+
+// The product shot is made by the server, from the untouched original: crop, margin,
+// background and format are the same code as `alphamatte cutout` and remove.bg's endpoint.
+let lastFile = null;
+async function makeProduct() {
+  if (!lastFile) return;
+  showError("");
+  const form = new FormData();
+  form.append("image_file", lastFile);
+  form.append("size", "full");
+  form.append("crop", $("product-crop").checked ? "true" : "false");
+  if ($("product-crop").checked) form.append("crop_margin", $("product-margin").value.trim());
+  if ($("product-use-bg").checked) form.append("bg_color", $("product-bg").value.slice(1));
+  const format = $("product-format").value;
+  form.append("format", format);
+  showStatus("Making the product shot from the original…");
+  let response;
+  try {
+    response = await fetch("/v1.0/removebg", {
+      method: "POST",
+      headers: { "X-API-Key": keyInput.value.trim() },
+      body: form,
+    });
+  } catch (_) {
+    showStatus("");
+    showError("The server could not be reached.");
+    return;
+  }
+  showStatus("");
+  if (!response.ok) { showError(await explain(response)); return; }
+  const blob = await response.blob();
+  const stem = lastFile.name.replace(/\.[^.]+$/, "") || "photo";
+  setDownload($("download-product"), blob, `${stem}.product.${format}`);
+  $("download-product").hidden = false;
+  const shown = $("product-result");
+  if (shown.src) URL.revokeObjectURL(shown.src);
+  shown.hidden = format === "zip";  // an archive has nothing to show
+  if (format !== "zip") shown.src = URL.createObjectURL(blob);
+  refreshCredit();
+}
+$("product-make").addEventListener("click", makeProduct);
 
 fileInput.addEventListener("change", () => fileInput.files[0] && process(fileInput.files[0]));
 drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
