@@ -133,6 +133,14 @@ def test_a_background_colour_makes_the_result_opaque() -> None:
     assert out[40, 70, :3].tolist() == [220, 20, 20]
 
 
+def test_the_region_of_interest_and_a_shadow_are_options_too() -> None:
+    rgba = cutout_with_square()
+    outside = render_product(rgba, ProductOptions(roi="0 0 40px 100%"))
+    assert outside[..., 3].max() == 2  # only the matte's faint noise was in that strip
+    shaded = render_product(rgba, ProductOptions(shadow="drop"))
+    assert shaded[52, 92, 3] > 0 and rgba[52, 92, 3] == 2  # below-right of the subject
+
+
 @pytest.mark.parametrize(("fmt", "mode"), [("png", "RGBA"), ("webp", "RGBA"), ("jpg", "RGB")])
 def test_each_format_decodes_to_the_photo_size(fmt: str, mode: str) -> None:
     rgba = cutout_with_square()

@@ -159,6 +159,9 @@ def test_a_drop_shadow_falls_below_and_right_of_the_subject(live: LiveServer) ->
     assert shaded[245, 295] == 0  # nothing up and left
     deprecated = upload(live, live.new_key(credits=1), add_shadow="true")
     assert np.asarray(decode(deprecated.content))[354, 505, 3] > 0
+    # remove.bg's car and 3D shadows are accepted as it accepts them, and not drawn.
+    car = upload(live, live.new_key(credits=1), shadow_type="car")
+    assert car.status_code == 200 and np.asarray(decode(car.content))[354, 505, 3] == 0
 
 
 def test_a_background_image_goes_under_the_subject(live: LiveServer) -> None:
@@ -213,7 +216,7 @@ def test_only_the_region_of_interest_can_be_foreground(live: LiveServer) -> None
         ({"crop_margin": "1 2 3"}, "invalid_crop_margin"),
         ({"channels": "rgb"}, "invalid_channels"),
         ({"image_url": "http://127.0.0.1/x.png"}, "multiple_sources"),
-        ({"shadow_type": "3D"}, "unsupported_shadow"),
+        ({"shadow_type": "sparkle"}, "invalid_shadow_type"),
         ({"shadow_type": "drop", "shadow_opacity": "150"}, "invalid_shadow_opacity"),
         ({"bg_color": "nope"}, "invalid_bg_color"),
     ],

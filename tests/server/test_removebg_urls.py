@@ -102,6 +102,26 @@ def test_a_listed_host_is_fetched_and_redirects_within_it_followed(
         assert np.asarray(image)[300, 400, 3] == 255
 
 
+def test_a_background_image_url_is_fetched_the_same_way(fetching: LiveServer, photos: str) -> None:
+    key = fetching.new_key(credits=2)
+    answer = httpx.post(
+        f"{fetching.url}/v1.0/removebg",
+        headers={"X-API-Key": key},
+        data={"image_url": f"{photos}/photo.png", "bg_image_url": f"{photos}/hop"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    image = decode(answer.content)  # the photo itself as background: opaque, so JPEG
+    assert image.format == "JPEG" and image.size == (WIDTH, HEIGHT)
+    refused = httpx.post(
+        f"{fetching.url}/v1.0/removebg",
+        headers={"X-API-Key": key},
+        data={"image_url": f"{photos}/photo.png", "bg_image_url": f"{photos}/out"},
+        timeout=30,
+    )
+    assert refused.status_code == 400 and error_code(refused) == "url_not_allowed"
+
+
 @pytest.mark.parametrize(
     ("path", "code"),
     [

@@ -176,6 +176,8 @@ def matte(
 @click.option("--margin", default=None, help="Around a crop: '10%', '20px', '10px 5%' or 4 values.")
 @click.option("--scale", default=None, help="Fit the subject into 10%-100% of the canvas.")
 @click.option("--position", default=None, help="'center', '50%' or '20% 80%' of the free space.")
+@click.option("--roi", default=None, help="'x1 y1 x2 y2' (px or %): only there is subject.")
+@click.option("--shadow", is_flag=True, help="A soft drop shadow under the subject.")
 @click.option(
     "--bg", "bg_color", default=None, help="Background colour: 'fff', '#2f6fde', 'white'."
 )
@@ -197,6 +199,8 @@ def cutout(
     margin: str | None,
     scale: str | None,
     position: str | None,
+    roi: str | None,
+    shadow: bool,
     bg_color: str | None,
     fmt: str,
     api_url: str | None,
@@ -204,7 +208,18 @@ def cutout(
     **engine: object,
 ) -> None:
     """Write cutouts (straight alpha, upright) at each input's size, or laid out as asked:
-    cropped to the subject, scaled and positioned, on a background, as PNG, JPEG, WebP or ZIP."""
-    options = ProductOptions(crop, margin, scale, position, bg_color, "rgba", fmt)
+    only the region of interest, scaled and positioned, cropped, with a shadow, on a background,
+    as PNG, JPEG, WebP or ZIP."""
+    options = ProductOptions(
+        crop,
+        margin,
+        scale,
+        position,
+        bg_color,
+        "rgba",
+        fmt,
+        shadow="drop" if shadow else None,
+        roi=roi,
+    )
     plain = options == ProductOptions()
     run_kind("cutout", inputs, out, out_dir, api_url, api_key, engine, None if plain else options)

@@ -60,16 +60,29 @@ class Matted:
         position: str | None = None,
         bg_color: str | None = None,
         format: str = "png",
+        roi: str | None = None,
+        shadow: bool = False,
     ) -> bytes:
         """The cutout laid out and encoded: cropped to the subject (with ``crop_margin``: "10%",
         "20px", 2 or 4 values), fitted into ``scale`` of the canvas ("10%"-"100%") at
         ``position`` ("center", "50%", "20% 80%"), on ``bg_color``, as ``format`` (png, jpg,
-        webp, or zip = color.jpg + alpha.png). The same layout as ``alphamatte cutout`` and the
-        server's remove.bg endpoint; a bad value is a ValueError naming it."""
+        webp, or zip = color.jpg + alpha.png), with nothing outside ``roi`` ("x1 y1 x2 y2" in px
+        or %) and a drop ``shadow``. The same layout as ``alphamatte cutout`` and the server's
+        remove.bg endpoint; a bad value is a ValueError naming it."""
         from alphamatte.imaging.compose import cutout
         from alphamatte.imaging.product import ProductOptions, encode_product
 
-        options = ProductOptions(crop, crop_margin, scale, position, bg_color, "rgba", format)
+        options = ProductOptions(
+            crop,
+            crop_margin,
+            scale,
+            position,
+            bg_color,
+            "rgba",
+            format,
+            shadow="drop" if shadow else None,
+            roi=roi,
+        )
         return encode_product(cutout(self.rgb, self.alpha), options)
 
 

@@ -17,9 +17,11 @@ from alphamatte.imaging.encode import MEDIA_TYPES, OUTPUT_FORMATS, encode_gray, 
 from alphamatte.imaging.layout import (
     Box,
     LayoutError,
+    apply_roi,
     crop_to_subject,
     parse_margin,
     parse_position,
+    parse_roi,
     parse_scale,
     place,
     subject_box,
@@ -41,6 +43,7 @@ class ProductOptions:
     format: str = "png"
     shadow: str | None = None  # "drop": a soft shadow cast down and right of the subject
     shadow_opacity: float = 0.5  # 0..1
+    roi: str | None = None  # "x1 y1 x2 y2": nothing outside it is foreground
 
     def check(self) -> None:
         """Raise :class:`LayoutError` for a value no photo could satisfy (before any work)."""
@@ -70,8 +73,13 @@ class ProductOptions:
 
 
 def lay_out(rgba: np.ndarray, options: ProductOptions) -> np.ndarray:
-    """Placement (scale, position) then crop: still transparent where the subject is not."""
+    """Region of interest, placement (scale, position), crop, shadow: still transparent where
+    the subject is not."""
     options.check()
+    if options.roi:
+        region = parse_roi(options.roi, rgba.shape[1], rgba.shape[0])
+        rgba = rgba.copy()
+        rgba[..., 3] = apply_roi(rgba[..., 3], region)
     scale = parse_scale(options.scale) if options.scale else None
     position = parse_position(options.position) if options.position else None
     laid_out = place(rgba, scale=scale, position=position)

@@ -38,6 +38,7 @@ TYPES = frozenset({"auto", "person", "product", "animal", "car", "transportation
 TYPE_LEVELS = frozenset({"none", "latest", "1", "2"})
 FORMATS = frozenset({"auto", "png", "jpg", "webp", "zip"})
 SOURCES = ("image_file", "image_file_b64", "image_url")
+SHADOWS = ("none", "drop", "car", "3d")
 TRUE = frozenset({"true", "1", "yes", "on"})
 FALSE = frozenset({"false", "0", "no", "off"})
 
@@ -50,7 +51,8 @@ def bad(code: str, detail: str) -> ApiError:
 class RemoveBgRequest:
     image: bytes  # empty until ``url`` is fetched
     url: str | None
-    background: bytes | None  # an uploaded bg_image_file, not decoded yet
+    background: bytes | None  # an uploaded (or fetched) background image, not decoded yet
+    background_url: str | None
     size: str  # lower-case key of SIZES
     format: str  # auto | png | jpg | webp | zip
     roi: str | None
@@ -119,8 +121,12 @@ def read_request(
         raise bad("missing_source", "Send one of image_file, image_file_b64 or image_url.")
     if len(sources) > 1:
         raise bad("multiple_sources", f"Send one image source, not {' and '.join(sources)}.")
-    if "bg_image_url" in fields:
-        raise bad("unsupported_bg_image", "Background images are not supported yet.")
+    if "bg_image_url" in fields and not urls:
+        raise bad(
+            "url_fetch_disabled", "This server does not fetch bg_image_url: upload bg_image_file."
+        )
+    if "bg_image_url" in fields and background is not None:
+        raise bad("multiple_backgrounds", "Send bg_image_url or bg_image_file, not both.")
     if sources[0] == "image_url" and not urls:
         raise bad("url_fetch_disabled", "This server does not fetch image_url: upload the image.")
     url = fields.get("image_url")
@@ -142,8 +148,10 @@ def read_request(
     fmt = _choice(fields, "format", FORMATS, "invalid_format") or "auto"
     channels = _choice(fields, "channels", frozenset({"rgba", "alpha"}), "invalid_channels")
     shadow = fields.get("shadow_type", "none").strip().lower()
-    if shadow not in ("none", "drop"):
-        raise bad("unsupported_shadow", "Only shadow_type=drop is rendered by this server.")
+    if shadow not in SHADOWS:
+        raise bad("invalid_shadow_type", f"shadow_type must be one of {', '.join(SHADOWS)}.")
+    if shadow in ("car", "3d"):  # accepted as remove.bg does; not rendered (docs/api.md)
+        shadow = "none"
     if _flag(fields, "add_shadow"):  # the deprecated switch: a drop shadow
         shadow = "drop"
     opacity = _percent(fields.get("shadow_opacity", "50"))
@@ -165,7 +173,12 @@ def read_request(
         raise bad(exc.code, str(exc)) from exc
     if background is not None and options.bg_color is not None:
         raise bad("multiple_backgrounds", "Send bg_color or bg_image_file, not both.")
-    return RemoveBgRequest(image, url, background, size, fmt, fields.get("roi"), options)
+    background_url = fields.get("bg_image_url")
+    if background_url is not None and options.bg_color is not None:
+        raise bad("multiple_backgrounds", "Send bg_color or bg_image_url, not both.")
+    return RemoveBgRequest(
+        image, url, background, background_url, size, fmt, fields.get("roi"), options
+    )
 
 
 def _choice(fields: Mapping[str, str], name: str, allowed: frozenset[str], code: str) -> str:

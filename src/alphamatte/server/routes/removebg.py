@@ -156,11 +156,16 @@ async def removebg(request: Request) -> Response:
         fields, upload = fields_of(content_type, body)
     hosts = allowed_hosts(state.settings.removebg_url_hosts)
     asked = read_request(fields, upload, limit, urls=bool(hosts), background=background)
+    timeout = state.settings.removebg_url_timeout_s
     if asked.url is not None:
-        image = await fetch_image(
-            asked.url, hosts=hosts, max_bytes=limit, timeout_s=state.settings.removebg_url_timeout_s
-        )
+        image = await fetch_image(asked.url, hosts=hosts, max_bytes=limit, timeout_s=timeout)
         asked = replace(asked, image=image)
+    if asked.background_url is not None:
+        under = await fetch_image(
+            asked.background_url, hosts=hosts, max_bytes=limit, timeout_s=timeout
+        )
+        asked = replace(asked, background=under)
+
     result = _Result()
     data = await _produce(request, state, key.id, asked, result)
     charged = getattr(request.state, "credits_charged", 0)
