@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import math
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack
@@ -12,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -20,17 +20,17 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from alphamatte.engine.matting import Matter
 from alphamatte.imaging.compose import apply_alpha, cutout
 from alphamatte.imaging.decode import DecodedImage, decode, decode_opened, open_checked
-from alphamatte.imaging.encode import encode_zip
+from alphamatte.imaging.encode import MEDIA_TYPES, encode_zip
 from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import Box, LayoutError, parse_roi, subject_box
 from alphamatte.imaging.product import encode_laid_out, lay_out
 from alphamatte.imaging.resize import resize_image, to_uint8
 from alphamatte.server.accounting.amounts import from_milli
 from alphamatte.server.body import MARGIN, base64_body_limit, read_limited
-from alphamatte.server.deps import Key, State
+from alphamatte.server.deps import Key, State, off_loop_if
 from alphamatte.server.errors import ApiError
 from alphamatte.server.removebg import RemoveBgRequest, bad, fields_of, read_request
-from alphamatte.server.routes.matte import Paid, authorised
+from alphamatte.server.routes.matte import INLINE_BYTES, Paid, authorised
 from alphamatte.server.state import ServerState
 from alphamatte.server.url_fetch import allowed_hosts, fetch_image
 
@@ -84,12 +84,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (429, "Rate limit exceeded (Retry-After)"),
         (503, "Busy"),
     )
-}
-MEDIA_TYPES = {
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "webp": "image/webp",
-    "zip": "application/zip",
 }
 
 
@@ -165,7 +159,6 @@ async def removebg(request: Request) -> Response:
             asked.background_url, hosts=hosts, max_bytes=limit, timeout_s=timeout
         )
         asked = replace(asked, background=under)
-
     result = _Result()
     data = await _produce(request, state, key.id, asked, result)
     charged = getattr(request.state, "credits_charged", 0)
@@ -185,16 +178,22 @@ async def removebg(request: Request) -> Response:
         }
     )
     if "application/json" in request.headers.get("accept", "").lower():
-        answer = {
-            "data": {
-                "result_b64": base64.b64encode(data).decode("ascii"),
-                "foreground_top": foreground.top,
-                "foreground_left": foreground.left,
-                "foreground_width": foreground.width,
-                "foreground_height": foreground.height,
+
+        def as_json() -> bytes:
+            answer = {
+                "data": {
+                    "result_b64": base64.b64encode(data).decode("ascii"),
+                    "foreground_top": foreground.top,
+                    "foreground_left": foreground.left,
+                    "foreground_width": foreground.width,
+                    "foreground_height": foreground.height,
+                }
             }
-        }
-        return JSONResponse(answer, headers=headers)
+            return json.dumps(answer).encode()
+
+        # A full-size cutout's base64 takes tens of ms: off the event loop when large.
+        content = await off_loop_if(len(data) > INLINE_BYTES, as_json)
+        return Response(content, media_type="application/json", headers=headers)
     return Response(data, media_type=MEDIA_TYPES[result.format], headers=headers)
 
 
