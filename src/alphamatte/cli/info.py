@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import platform
-from pathlib import Path
-
 import click
 
 from alphamatte import __version__
 from alphamatte.cli.options import engine_options, load_matter_or_exit
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 @click.command("info")
@@ -26,7 +13,7 @@ def cpu_model() -> str:
 def info(**engine: object) -> None:
     """Print the version, backend, device, precision and threads the model runs with."""
     from alphamatte.engine.backends import describe, openvino_installed
-    from alphamatte.engine.selection import BUDGET, CANVASES
+    from alphamatte.engine.selection import BUDGET, CANVASES, cpu_model
 
     matter = load_matter_or_exit(**engine)
     runtime = describe(matter.session)
