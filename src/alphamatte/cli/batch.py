@@ -37,6 +37,8 @@ from alphamatte.cli.render import (
 from alphamatte.client.errors import RateLimitError
 from alphamatte.imaging.encode import encode_png
 
+# --ray without a value: a cluster on this machine, started for the job.
+LOCAL_CLUSTER = "local"
 # How long one file may keep waiting on the rate limit before it is reported as failed.
 RATE_LIMIT_PATIENCE_S = 15 * 60
 
@@ -77,8 +79,8 @@ def _process(
 
 
 @click.command()
-@click.argument("in_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("in_dir", metavar="IN")
+@click.argument("out_dir", metavar="OUT")
 @click.option(
     "--kind",
     type=click.Choice(["cutout", "matte"]),
@@ -90,12 +92,62 @@ def _process(
     "--workers",
     type=click.IntRange(1, 64),
     default=None,
-    help="Files in flight at once (default 4 with --api, 2 locally).",
+    help="Files in flight at once (default 4 with --api, 2 locally); with --ray, model actors "
+    "(default one per node, or one per GPU).",
 )
 @click.option("--overwrite", is_flag=True, help="Redo files whose output already exists.")
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value=LOCAL_CLUSTER,
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run on a Ray cluster: 'auto' joins the running one, an address joins that one, no "
+    "value starts one on this machine. IN and OUT may then be s3:// (or other fsspec) URLs.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --ray: the JSON-lines record of every input (default OUT/batch-manifest.jsonl, "
+    "or ./batch-manifest.jsonl for an object-store OUT, copied there at the end).",
+)
 @engine_options
 @api_options
 def batch(
+    in_dir: str,
+    out_dir: str,
+    kind: Kind,
+    workers: int | None,
+    overwrite: bool,
+    ray_address: str | None,
+    manifest: Path | None,
+    api_url: str | None,
+    api_key: str | None,
+    **engine: object,
+) -> None:
+    """Process every image under IN into OUT, keeping the folder layout.
+
+    Finished outputs are skipped, so an interrupted batch resumes where it stopped. With --api
+    the server's rate limit is waited out, not counted as a failure. With --ray the work runs
+    on a Ray cluster (install 'alphamatte[ray]'), every photo is recorded in a manifest, and
+    the exit code is 1 when any photo failed.
+    """
+    if ray_address is not None:
+        if api_url:
+            raise click.UsageError("--ray runs the model on the cluster; it does not take --api.")
+        from alphamatte.cli.bulk import run_on_ray
+
+        address = None if ray_address == LOCAL_CLUSTER else ray_address
+        run_on_ray(in_dir, out_dir, kind, overwrite, address, manifest, workers, engine)
+        return
+    if "://" in in_dir or "://" in out_dir:
+        raise click.UsageError("Object-store URLs need --ray; without it IN and OUT are folders.")
+    _run_local(Path(in_dir), Path(out_dir), kind, workers, overwrite, api_url, api_key, engine)
+
+
+def _run_local(
     in_dir: Path,
     out_dir: Path,
     kind: Kind,
@@ -103,13 +155,10 @@ def batch(
     overwrite: bool,
     api_url: str | None,
     api_key: str | None,
-    **engine: object,
+    engine: dict[str, object],
 ) -> None:
-    """Process every image under IN_DIR into OUT_DIR, keeping the folder layout.
-
-    Finished outputs are skipped, so an interrupted batch resumes where it stopped. With --api
-    the server's rate limit is waited out, not counted as a failure.
-    """
+    if not in_dir.is_dir():
+        raise click.BadParameter(f"{in_dir} is not a folder.", param_hint="IN")
     err = Console(stderr=True)
     jobs = [
         (src, out_dir / src.relative_to(in_dir).with_suffix(".png"))

@@ -10,6 +10,7 @@ import click
 EXTRAS: dict[str, tuple[str, ...]] = {
     "edges": ("pymatting",),
     "local": ("onnxruntime", "onnx", "cv2", "scipy", "pydantic_settings"),
+    "ray": ("ray", "fsspec", "pyarrow"),
     "server": (
         "fastapi",
         "uvicorn",

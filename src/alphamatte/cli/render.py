@@ -38,7 +38,7 @@ def api_options(func: F) -> F:
 
 
 def local_renderer(kind: Kind, **engine: object) -> Render:
-    from alphamatte.engine.pipeline import MatteResult
+    from alphamatte.engine.pipeline import finished_product
     from alphamatte.imaging.decode import decode_local
 
     matter = load_matter_or_exit(**engine)
@@ -47,12 +47,7 @@ def local_renderer(kind: Kind, **engine: object) -> Render:
         image = decode_local(data)
         upright = image.upright()
         coarse = matter.coarse(upright)
-
-        def finish() -> np.ndarray:
-            result = MatteResult(upright, matter.to_full_size(coarse, upright))
-            return result.stored_matte(image.orientation) if kind == "matte" else result.cutout()
-
-        return finish
+        return lambda: finished_product(kind, upright, image.orientation, coarse)
 
     return render
 

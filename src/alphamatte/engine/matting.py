@@ -162,13 +162,7 @@ class Matter:
 
     def to_full_size(self, coarse: CoarseMatte, rgb: np.ndarray) -> np.ndarray:
         """The coarse matte of ``rgb`` brought to its size (guided where it is enlarged)."""
-        height, width = rgb.shape[:2]
-        alpha = coarse.alpha
-        if alpha.shape == (height, width):
-            return alpha
-        if alpha.shape[0] * alpha.shape[1] >= height * width:
-            return resize_matte(alpha, width, height)
-        return upscale_matte(alpha, rgb, small_rgb=coarse.photo)
+        return full_size(coarse, rgb)
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """The uint8 matte (255 = opaque) with exactly the input's height and width."""
@@ -177,6 +171,18 @@ class Matter:
 
     def _normalise(self, images: np.ndarray) -> np.ndarray:
         return normalise(images, self.spec)
+
+
+def full_size(coarse: CoarseMatte, rgb: np.ndarray) -> np.ndarray:
+    """The coarse matte of ``rgb`` brought to its size (guided where it is enlarged). Needs no
+    model, so it can run on another core or another machine than :meth:`Matter.coarse`."""
+    height, width = rgb.shape[:2]
+    alpha = coarse.alpha
+    if alpha.shape == (height, width):
+        return alpha
+    if alpha.shape[0] * alpha.shape[1] >= height * width:
+        return resize_matte(alpha, width, height)
+    return upscale_matte(alpha, rgb, small_rgb=coarse.photo)
 
 
 def refine_with_views(mattes: list[np.ndarray]) -> np.ndarray:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alphamatte.engine.matting import Matter
+from alphamatte.engine.matting import CoarseMatte, Matter, full_size
 from alphamatte.imaging.compose import cutout
 from alphamatte.imaging.decode import DecodedImage, to_stored
 from alphamatte.imaging.resize import to_uint8
@@ -29,3 +29,13 @@ class MatteResult:
 def run_matting(image: DecodedImage, matter: Matter) -> MatteResult:
     upright = image.upright()
     return MatteResult(upright_rgb=upright, upright_alpha=matter.predict_float(upright))
+
+
+def finished_product(
+    kind: str, upright: np.ndarray, orientation: int, coarse: CoarseMatte
+) -> np.ndarray:
+    """What `matte`/`cutout`/`batch` write for a photo, from its coarse matte: the matte in the
+    file's stored grid, or the upright cutout. Shared by the local CLI and the Ray stages so
+    that both write the same bytes."""
+    result = MatteResult(upright, full_size(coarse, upright))
+    return result.stored_matte(orientation) if kind == "matte" else result.cutout()

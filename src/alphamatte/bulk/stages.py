@@ -1,0 +1,204 @@
+"""What each stage of a bulk job does to a batch of rows (Ray Data's numpy batch format).
+
+A row carries a photo from stage to stage: its ``key`` (path relative to IN), its ``status``
+(``todo`` until it is ``done``, ``skipped`` or ``failed``), the ``error`` that failed it, the
+``seconds`` spent on it so far, and the pixels the next stage needs. A photo that cannot be
+read, decoded or matted becomes a ``failed`` row that flows on to the manifest: one bad file
+never fails a task, so Ray's retries are left for lost workers and nodes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from alphamatte.bulk.store import Location, output_key
+
+Batch = dict[str, np.ndarray]
+# Rows without pixels (skipped, failed) carry this so that every row of a column has one type.
+NO_PIXELS = np.zeros((1, 1, 3), dtype=np.uint8)
+NO_MATTE = np.zeros((1, 1), dtype=np.float32)
+
+
+def _column(values: list[Any]) -> np.ndarray:
+    """A batch column: stacked when the arrays share a shape, else an object array (Ray stores
+    it as a variable-shaped tensor)."""
+    if values and isinstance(values[0], np.ndarray):
+        if all(v.shape == values[0].shape for v in values):
+            return np.stack(values)
+        column = np.empty(len(values), dtype=object)
+        column[:] = values
+        return column
+    return np.asarray(values)
+
+
+def _rows(batch: Batch) -> Iterator[dict[str, Any]]:
+    names = list(batch)
+    for i in range(len(batch[names[0]]) if names else 0):
+        yield {name: batch[name][i] for name in names}
+
+
+def _batch(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Batch:
+    return {name: _column([row[name] for row in rows]) for name in columns}
+
+
+def _failure(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def list_inputs(batch: Batch, *, source: str) -> Iterator[Batch]:
+    """Shards (``prefix``, ``recursive``) → batches of input keys, streamed as found."""
+    location = Location(source)
+    for prefix, recursive in zip(batch["prefix"], batch["recursive"], strict=True):
+        for keys in location.list_shard(str(prefix), bool(recursive)):
+            yield {"key": np.asarray(keys, dtype=object)}
+
+
+DECODED = ("key", "status", "error", "seconds", "image", "orientation")
+
+
+def read_and_decode(batch: Batch, *, source: str, target: str, overwrite: bool) -> Batch:
+    """Skip a photo whose output exists (the resume), else read and decode it upright."""
+    from alphamatte.imaging.decode import decode_local
+
+    inputs, outputs = Location(source), Location(target)
+    rows = []
+    for key in (str(k) for k in batch["key"]):
+        started = time.perf_counter()
+        row: dict[str, Any] = {"key": key, "status": "todo", "error": "", "image": NO_PIXELS}
+        row["orientation"] = 1
+        try:
+            if not overwrite and outputs.exists(output_key(key)):
+                row["status"] = "skipped"
+            else:
+                image = decode_local(inputs.read(key))
+                row["image"], row["orientation"] = image.upright(), image.orientation
+        except Exception as exc:
+            row["status"], row["error"] = "failed", _failure(exc)
+        row["seconds"] = time.perf_counter() - started
+        rows.append(row)
+    return _batch(rows, DECODED)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What the CLI's --model, --quality and --max-side asked for; unset: the node's own
+    ALPHAMATTE_* settings."""
+
+    model: str | None = None
+    quality: str | None = None
+    max_side: int | None = None
+
+    def settings(self) -> Any:
+        from alphamatte.config import Settings
+
+        overrides = {k: v for k, v in vars(self).items() if v is not None}
+        return Settings(**overrides)
+
+
+class ModelUnverifiedError(RuntimeError):
+    """The node's model file is missing or is not the one the job was started with."""
+
+
+def verify_model(options: EngineOptions, expected_sha256: str) -> str:
+    """The node's model path after checking its sha256 against the driver's; raises
+    :class:`ModelUnverifiedError` with what to do when it is missing or different."""
+    import socket
+
+    from alphamatte.engine.acquire import sha256_of
+    from alphamatte.engine.loader import resolve_spec
+
+    settings = options.settings()
+    host = socket.gethostname()
+    try:
+        _, path = resolve_spec(settings.model, settings.models_dir)
+    except ValueError as exc:  # a custom model outside or absent from this node's cache
+        raise ModelUnverifiedError(f"{host}: {exc}") from exc
+    if not path.is_file():
+        raise ModelUnverifiedError(
+            f"{host}: model {settings.model} is not in {settings.models_dir}; run "
+            "`alphamatte model fetch` on this node or point ALPHAMATTE_HOME at a shared cache"
+        )
+    found = sha256_of(path)
+    if found != expected_sha256:
+        raise ModelUnverifiedError(
+            f"{host}: {path} has sha256 {found[:12]}…, the job's model has "
+            f"{expected_sha256[:12]}…; fetch the same model on every node"
+        )
+    return str(path)
+
+
+MATTED = (*DECODED, "alpha", "photo")
+
+
+class ModelStage:
+    """One per actor: the model is verified and loaded once, then mattes batch after batch."""
+
+    def __init__(self, options: EngineOptions, expected_sha256: str):
+        from alphamatte.engine.loader import load_matter
+        from alphamatte.engine.matting import MattingConfig
+
+        verify_model(options, expected_sha256)
+        settings = options.settings()
+        self.matter = load_matter(
+            settings.model,
+            config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
+            directory=settings.models_dir,
+            threads=settings.threads,
+            backend=settings.backend,
+            fetch=False,  # no hub at run time: a node has the model or the job refuses it
+        )
+
+    def __call__(self, batch: Batch) -> Batch:
+        rows = []
+        for row in _rows(batch):
+            row["alpha"], row["photo"] = NO_MATTE, NO_PIXELS
+            if row["status"] == "todo":
+                started = time.perf_counter()
+                try:
+                    coarse = self.matter.coarse(row["image"])
+                    row["alpha"], row["photo"] = coarse.alpha, coarse.photo
+                except Exception as exc:
+                    row["status"], row["error"] = "failed", _failure(exc)
+                row["seconds"] += time.perf_counter() - started
+            rows.append(row)
+        return _batch(rows, MATTED)
+
+
+RECORD = ("input", "output", "status", "error", "seconds")
+
+
+def finish_and_write(batch: Batch, *, kind: str, source: str, target: str) -> Batch:
+    """Full size, encode and write each matted photo; every row leaves as a manifest record."""
+    from alphamatte.engine.matting import CoarseMatte
+    from alphamatte.engine.pipeline import finished_product
+    from alphamatte.imaging.encode import encode_png
+
+    inputs, outputs = Location(source), Location(target)
+    rows = []
+    for row in _rows(batch):
+        key, started = str(row["key"]), time.perf_counter()
+        status, error = str(row["status"]), str(row["error"])
+        if status == "todo":
+            try:
+                coarse = CoarseMatte(row["alpha"], row["photo"])
+                pixels = finished_product(kind, row["image"], int(row["orientation"]), coarse)
+                outputs.write(output_key(key), encode_png(pixels))
+                status = "done"
+            except Exception as exc:
+                status, error = "failed", _failure(exc)
+        seconds = float(row["seconds"]) + time.perf_counter() - started
+        rows.append(
+            {
+                "input": inputs.display(key),
+                "output": outputs.display(output_key(key)) if status != "failed" else "",
+                "status": status,
+                "error": error,
+                "seconds": round(seconds, 4),
+            }
+        )
+    return _batch(rows, RECORD)
