@@ -171,7 +171,18 @@ def test_s3_to_s3_on_two_nodes_writes_what_the_local_batch_writes(world: dict) -
     assert summary == listed.read_text()  # the manifest is copied beside the outputs
     assert f"{len(world['good'])} done, 0 skipped, 3 failed" in run.stderr
 
-    again = batch(env, "s3://photos/in", "s3://photos/out", "--kind", "matte", "--ray", "auto")
+    rerun = str(world["root"] / "rerun-manifest.jsonl")
+    again = batch(
+        env,
+        "s3://photos/in",
+        "s3://photos/out",
+        "--kind",
+        "matte",
+        "--manifest",
+        rerun,
+        "--ray",
+        "auto",
+    )
     assert f"0 done, {len(world['good'])} skipped, 3 failed" in again.stderr, again.stderr
 
 
