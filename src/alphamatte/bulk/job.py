@@ -22,7 +22,7 @@ from alphamatte.bulk.store import Location
 # decodes in ~0.1 s); the model actor runs on all of its node's cores but is idle between
 # photos, so it holds one; post-processing (guided upscale, edge colours, PNG) is the heaviest
 # stage and gets a whole core per task. On 2 cores other splits (actor 0, 0.5; post-processing
-# 0.5, 0.75; decode 1) measured the same or slower (docs/benchmarks.md, "Bulk jobs on Ray").
+# 0.5, 0.75; decode 1) measured the same or slower (docs/bulk.md).
 # Different resources also keep Ray Data from fusing the listing into the decode tasks, which
 # would decode a whole folder in one task.
 LIST_CPUS = 0.25
@@ -56,13 +56,12 @@ def actor_pool(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
         return {
             "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=size),
             "num_gpus": 1,
-            "num_cpus": 1,
+            "num_cpus": MODEL_CPUS,
         }
     size = spec.actors or max(1, cluster.nodes)
     return {
         "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=size),
-        "num_cpus": 1,
-        "scheduling_strategy": "SPREAD",
+        "num_cpus": MODEL_CPUS,
     }
 
 

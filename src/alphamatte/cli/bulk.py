@@ -56,9 +56,8 @@ def run_on_ray(
     except (FileNotFoundError, OSError) as exc:
         raise click.BadParameter(str(exc), param_hint="IN") from exc
     if manifest_path is None:
-        manifest_path = Path(outputs.path(MANIFEST_NAME)) if outputs.is_local else Path.cwd()
-        if not outputs.is_local:
-            manifest_path = manifest_path / MANIFEST_NAME
+        local = outputs.is_local
+        manifest_path = Path(outputs.path(MANIFEST_NAME)) if local else Path.cwd() / MANIFEST_NAME
     options = EngineOptions(
         model=_str_or_none(engine.get("model")),
         quality=_str_or_none(engine.get("quality")),
