@@ -6,10 +6,13 @@ so machine noise hits both; the time is the wall clock of the whole command (int
 cluster start for --ray, model load, decode, inference, post-processing, PNG writes). The
 printed ratio is local / ray photos per second (≥ 1 means --ray is at least as fast).
 
-    .venv/bin/python benchmarks/ray_batch.py --rounds 3 \
-        ../shared/eval/alphamatting_lowres/images ../shared/eval/icm58_hires/images
+    .venv/bin/python benchmarks/ray_batch.py --rounds 2 --copies 3 \
+        ../shared/eval/alphamatting_lowres/images ../shared/eval/icm58_hires/images \
+        ../shared/eval/comp1k_crops_foamliu/images
 
-The folders are linked into one input tree (their layout kept), so one run sees all photos.
+The folders are linked into one input tree (their layout kept), so one run sees all photos;
+``--copies N`` links them N times, for a backlog long enough that the cluster's start (~7 s
+more than the local batch's on 2 cores) is paid once among many photos, as in a real job.
 Both sides use the same backend (the machine's `auto` choice unless ALPHAMATTE_BACKEND pins
 one); their outputs are compared byte for byte after the first round.
 """
@@ -32,15 +35,18 @@ from alphamatte.cli.files import IMAGE_SUFFIXES
 from alphamatte.engine.selection import cpu_flags_digest, cpu_model
 
 
-def link_tree(folders: list[Path], into: Path) -> int:
+def link_tree(folders: list[Path], into: Path, copies: int) -> int:
+    """Link every photo of ``folders`` into ``into``, ``copies`` times (copy-N/folder/...): a
+    backlog longer than the eval set, of the same photos."""
     count = 0
-    for folder in folders:
-        for photo in sorted(folder.rglob("*")):
-            if photo.is_file() and photo.suffix.lower() in IMAGE_SUFFIXES:
-                target = into / folder.name / photo.relative_to(folder)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.symlink(photo.resolve(), target)
-                count += 1
+    for copy in range(copies):
+        for folder in folders:
+            for photo in sorted(folder.rglob("*")):
+                if photo.is_file() and photo.suffix.lower() in IMAGE_SUFFIXES:
+                    target = into / f"copy-{copy}" / folder.name / photo.relative_to(folder)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.symlink(photo.resolve(), target)
+                    count += 1
     return count
 
 
@@ -71,11 +77,12 @@ def main() -> None:
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--kind", choices=["matte", "cutout"], default="cutout")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--copies", type=int, default=1, help="times each photo is in the job")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="alphamatte-ray-bench-"))
     try:
         source = scratch / "in"
-        photos = link_tree(args.folders, source)
+        photos = link_tree(args.folders, source, args.copies)
         times: dict[str, list[float]] = {"local": [], "ray": []}
         for round_ in range(args.rounds):
             order = ["local", "ray"] if round_ % 2 == 0 else ["ray", "local"]
@@ -90,6 +97,7 @@ def main() -> None:
             "cpu_flags_digest": cpu_flags_digest(),
             "cores": os.cpu_count(),
             "photos": photos,
+            "copies": args.copies,
             "kind": args.kind,
             "rounds": args.rounds,
             "local_s": times["local"],

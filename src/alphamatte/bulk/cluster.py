@@ -60,19 +60,19 @@ def connect(address: str | None) -> Cluster:
 
     if ray.is_initialized():
         ray.shutdown()
-    runtime_env = {"env_vars": {**forwarded_environment(), **WORKER_ENVIRONMENT}}
-    options: dict[str, Any] = {
-        "runtime_env": runtime_env,
-        "logging_level": logging.WARNING,
-        "log_to_driver": True,
-    }
+    options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
     try:
         if address is None:
+            # The private cluster's processes inherit this environment: no runtime
+            # environment, so the workers Ray starts ahead of time can run the job (with one,
+            # each worker is started for it: ~3 s more before the first photo on 2 cores).
+            os.environ.update(WORKER_ENVIRONMENT)
             ray.init(
                 num_cpus=os.cpu_count() or default_threads(), include_dashboard=False, **options
             )
         else:
-            ray.init(address=address, **options)
+            runtime_env = {"env_vars": {**forwarded_environment(), **WORKER_ENVIRONMENT}}
+            ray.init(address=address, runtime_env=runtime_env, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterSetupError(f"cannot reach a Ray cluster at {address!r}: {exc}") from exc
     resources = ray.cluster_resources()
@@ -93,11 +93,19 @@ def _check_node(options: EngineOptions, expected_sha256: str) -> str | None:
     return None
 
 
-def check_every_node(options: EngineOptions, expected_sha256: str) -> None:
+def check_every_node(cluster: Cluster, options: EngineOptions, expected_sha256: str) -> None:
     """Run the model check on each alive node; one clear error naming every node that lacks
-    the model (or has another one), before any photo is read."""
+    the model (or has another one), before any photo is read. A private cluster's one node is
+    this machine: the driver checks it itself (a task would start a worker process first,
+    1.6 s on 2 cores)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    if cluster.started_here:
+        problem = _check_node(options, expected_sha256)
+        if problem is not None:
+            raise ClusterSetupError(f"the model is not ready on every node:\n  {problem}")
+        return
 
     check = ray.remote(num_cpus=0, max_retries=1)(_check_node)
     pending = {

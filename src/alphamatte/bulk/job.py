@@ -12,23 +12,31 @@ from alphamatte.bulk.manifest import Manifest
 from alphamatte.bulk.stages import (
     EngineOptions,
     ModelStage,
+    PhotoStage,
     finish_and_write,
     list_inputs,
     read_and_decode,
 )
 from alphamatte.bulk.store import Location
 
-# CPUs Ray accounts each stage's task or actor. Listing and decoding are light (a 12 MP JPEG
-# decodes in ~0.1 s); the model actor runs on all of its node's cores but is idle between
-# photos, so it holds one; post-processing (guided upscale, edge colours, PNG) is the heaviest
-# stage and gets a whole core per task. On 2 cores other splits (actor 0, 0.5; post-processing
-# 0.5, 0.75; decode 1) measured the same or slower (docs/bulk.md).
-# Different resources also keep Ray Data from fusing the listing into the decode tasks, which
-# would decode a whole folder in one task.
+# CPUs Ray accounts each stage's task or actor. Listing is I/O and light.
 LIST_CPUS = 0.25
+# GPU clusters: decode and post-processing are CPU tasks around GPU model actors. Decoding is
+# light (a 12 MP JPEG in ~0.1 s); the model actor holds a core to feed its GPU; the
+# post-processing (guided upscale, edge colours, PNG) gets a whole core per task.
 DECODE_CPUS = 0.25
 MODEL_CPUS = 1.0
 FINISH_CPUS = 1.0
+# CPU clusters: photo actors that run every stage of a photo, each for PHOTO_CORES cores: a
+# model of that many threads and one photo more than cores at once, so that no core waits
+# while a photo is between steps (2 at once used 1.78 of 2 cores, 3 used 1.85). Separate
+# stages moved every decoded photo between processes, which cost more than the stages
+# (docs/bulk.md). Ray accounts each actor half its cores, so that the listing and the
+# repartition (Ray Data's tasks take one CPU of Ray's) always find room beside a node full of
+# photo actors; a whole CPU each starved them and the job never started.
+PHOTO_CORES = 2
+PHOTOS_IN_FLIGHT = PHOTO_CORES + 1
+PHOTO_CPUS = PHOTO_CORES / 2
 
 
 @dataclass(frozen=True)
@@ -42,27 +50,17 @@ class JobSpec:
     actors: int | None = None  # model actors; unset: one per node, or one per GPU
 
 
-def actor_pool(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
-    """How the model stage is placed: ``num_gpus=1`` per actor on GPU nodes, else one actor
-    per node, each running the model with the node's cores. Ray Data spreads the actors over
-    the nodes, restarts an actor lost with its process or node (and retries its batch), and
-    retries a task lost the same way, without limit; a photo that fails by itself never
-    reaches that: it becomes a manifest record."""
-    import ray.data
+def on_gpus(cluster: Cluster, spec: JobSpec) -> bool:
+    return cluster.gpus >= 1 and spec.engine.settings().backend in ("auto", "cuda")
 
-    gpu = cluster.gpus >= 1 and spec.engine.settings().backend in ("auto", "cuda")
-    if gpu:
-        size = spec.actors or int(cluster.gpus)
-        return {
-            "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=size),
-            "num_gpus": 1,
-            "num_cpus": MODEL_CPUS,
-        }
-    size = spec.actors or max(1, cluster.nodes)
-    return {
-        "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=size),
-        "num_cpus": MODEL_CPUS,
-    }
+
+def photo_actors(cluster: Cluster, spec: JobSpec) -> int:
+    """How many actors run photos: ``--workers``, else one per GPU, else one per core."""
+    if spec.actors:
+        return spec.actors
+    if on_gpus(cluster, spec):
+        return int(cluster.gpus)
+    return max(1, int(cluster.cpus) // PHOTO_CORES)
 
 
 def build(cluster: Cluster, spec: JobSpec) -> Any:
@@ -89,6 +87,29 @@ def build(cluster: Cluster, spec: JobSpec) -> Any:
     # One photo per block from here on, so that decode tasks spread over the cluster instead
     # of one task taking a listing batch of 256 photos (streaming: no barrier).
     ds = ds.repartition(target_num_rows_per_block=1)
+    # Ray Data spreads the actors over the nodes, restarts an actor lost with its process or
+    # node (and retries its batch), and retries a lost task, without limit; a photo that
+    # fails by itself never reaches that: it becomes a manifest record.
+    size = photo_actors(cluster, spec)
+    model = {"options": spec.engine, "expected_sha256": spec.model_sha256}
+    if not on_gpus(cluster, spec):
+        return ds.map_batches(
+            PhotoStage,
+            batch_size=1,
+            fn_constructor_kwargs={
+                **model,
+                **paths,
+                "threads": PHOTO_CORES,
+                "kind": spec.kind,
+                "overwrite": spec.overwrite,
+            },
+            compute=ray.data.ActorPoolStrategy(
+                size=size,
+                max_concurrent_calls_per_actor=PHOTOS_IN_FLIGHT,
+                enable_true_multi_threading=True,
+            ),
+            num_cpus=PHOTO_CPUS,
+        )
     ds = ds.map_batches(
         read_and_decode,
         batch_size=1,
@@ -98,8 +119,10 @@ def build(cluster: Cluster, spec: JobSpec) -> Any:
     ds = ds.map_batches(
         ModelStage,
         batch_size=1,
-        fn_constructor_kwargs={"options": spec.engine, "expected_sha256": spec.model_sha256},
-        **actor_pool(cluster, spec),
+        fn_constructor_kwargs=model,
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size),
+        num_gpus=1,
+        num_cpus=MODEL_CPUS,
     )
     return ds.map_batches(
         finish_and_write,

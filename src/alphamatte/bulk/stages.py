@@ -19,6 +19,7 @@ import numpy as np
 from alphamatte.bulk.store import Location, output_key
 
 Batch = dict[str, np.ndarray]
+Row = dict[str, Any]  # one photo between stages
 # Rows without pixels (skipped, failed) carry this so that every row of a column has one type.
 NO_PIXELS = np.zeros((1, 1, 3), dtype=np.uint8)
 NO_MATTE = np.zeros((1, 1), dtype=np.float32)
@@ -36,13 +37,13 @@ def _column(values: list[Any]) -> np.ndarray:
     return np.asarray(values)
 
 
-def _rows(batch: Batch) -> Iterator[dict[str, Any]]:
+def _rows(batch: Batch) -> Iterator[Row]:
     names = list(batch)
     for i in range(len(batch[names[0]]) if names else 0):
         yield {name: batch[name][i] for name in names}
 
 
-def _batch(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Batch:
+def _batch(rows: list[Row], columns: tuple[str, ...]) -> Batch:
     return {name: _column([row[name] for row in rows]) for name in columns}
 
 
@@ -61,26 +62,28 @@ def list_inputs(batch: Batch, *, source: str) -> Iterator[Batch]:
 DECODED = ("key", "status", "error", "seconds", "image", "orientation")
 
 
-def read_and_decode(batch: Batch, *, source: str, target: str, overwrite: bool) -> Batch:
+def decode_one(key: str, inputs: Location, outputs: Location, overwrite: bool) -> Row:
     """Skip a photo whose output exists (the resume), else read and decode it upright."""
     from alphamatte.imaging.decode import decode_local
 
+    started = time.perf_counter()
+    row: Row = {"key": key, "status": "todo", "error": "", "image": NO_PIXELS, "orientation": 1}
+    try:
+        if not overwrite and outputs.exists(output_key(key)):
+            row["status"] = "skipped"
+        else:
+            image = decode_local(inputs.read(key))
+            row["image"], row["orientation"] = image.upright(), image.orientation
+    except Exception as exc:
+        row["status"], row["error"] = "failed", _failure(exc)
+    row["seconds"] = time.perf_counter() - started
+    return row
+
+
+def read_and_decode(batch: Batch, *, source: str, target: str, overwrite: bool) -> Batch:
+    """The decode stage: :func:`decode_one` for each key of ``batch``."""
     inputs, outputs = Location(source), Location(target)
-    rows = []
-    for key in (str(k) for k in batch["key"]):
-        started = time.perf_counter()
-        row: dict[str, Any] = {"key": key, "status": "todo", "error": "", "image": NO_PIXELS}
-        row["orientation"] = 1
-        try:
-            if not overwrite and outputs.exists(output_key(key)):
-                row["status"] = "skipped"
-            else:
-                image = decode_local(inputs.read(key))
-                row["image"], row["orientation"] = image.upright(), image.orientation
-        except Exception as exc:
-            row["status"], row["error"] = "failed", _failure(exc)
-        row["seconds"] = time.perf_counter() - started
-        rows.append(row)
+    rows = [decode_one(str(key), inputs, outputs, overwrite) for key in batch["key"]]
     return _batch(rows, DECODED)
 
 
@@ -136,11 +139,17 @@ MATTED = (*DECODED, "alpha", "photo")
 
 
 class ModelStage:
-    """One per actor: the model is verified and loaded once, then mattes batch after batch."""
+    """One per actor: the model is verified and loaded once, then mattes batch after batch.
 
-    def __init__(self, options: EngineOptions, expected_sha256: str):
+    ``threads``: the session's threads, when several actors share a node's cores; the backend
+    is still the one ``auto`` picks for the node's all-core run, so the bytes are the local
+    batch's.
+    """
+
+    def __init__(self, options: EngineOptions, expected_sha256: str, threads: int | None = None):
         from alphamatte.engine.loader import load_matter
         from alphamatte.engine.matting import MattingConfig
+        from alphamatte.engine.session import default_threads
 
         verify_model(options, expected_sha256)
         settings = options.settings()
@@ -148,57 +157,88 @@ class ModelStage:
             settings.model,
             config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
             directory=settings.models_dir,
-            threads=settings.threads,
+            threads=threads or settings.threads,
             backend=settings.backend,
             fetch=False,  # no hub at run time: a node has the model or the job refuses it
+            choose_for=settings.threads or default_threads(),
         )
 
+    def matte_one(self, row: Row) -> Row:
+        """``row`` with the coarse matte (``alpha``) and the photo it was made from."""
+        row["alpha"], row["photo"] = NO_MATTE, NO_PIXELS
+        if row["status"] == "todo":
+            started = time.perf_counter()
+            try:
+                coarse = self.matter.coarse(row["image"])
+                row["alpha"], row["photo"] = coarse.alpha, coarse.photo
+            except Exception as exc:
+                row["status"], row["error"] = "failed", _failure(exc)
+            row["seconds"] += time.perf_counter() - started
+        return row
+
     def __call__(self, batch: Batch) -> Batch:
-        rows = []
-        for row in _rows(batch):
-            row["alpha"], row["photo"] = NO_MATTE, NO_PIXELS
-            if row["status"] == "todo":
-                started = time.perf_counter()
-                try:
-                    coarse = self.matter.coarse(row["image"])
-                    row["alpha"], row["photo"] = coarse.alpha, coarse.photo
-                except Exception as exc:
-                    row["status"], row["error"] = "failed", _failure(exc)
-                row["seconds"] += time.perf_counter() - started
-            rows.append(row)
-        return _batch(rows, MATTED)
+        return _batch([self.matte_one(row) for row in _rows(batch)], MATTED)
 
 
 RECORD = ("input", "output", "status", "error", "seconds")
 
 
-def finish_and_write(batch: Batch, *, kind: str, source: str, target: str) -> Batch:
-    """Full size, encode and write each matted photo; every row leaves as a manifest record."""
+def finish_one(row: Row, kind: str, inputs: Location, outputs: Location) -> Row:
+    """Full size, encode and write a matted photo; the row leaves as its manifest record."""
     from alphamatte.engine.matting import CoarseMatte
     from alphamatte.engine.pipeline import finished_product
     from alphamatte.imaging.encode import encode_png
 
+    key, started = str(row["key"]), time.perf_counter()
+    status, error = str(row["status"]), str(row["error"])
+    if status == "todo":
+        try:
+            coarse = CoarseMatte(row["alpha"], row["photo"])
+            pixels = finished_product(kind, row["image"], int(row["orientation"]), coarse)
+            outputs.write(output_key(key), encode_png(pixels))
+            status = "done"
+        except Exception as exc:
+            status, error = "failed", _failure(exc)
+    return {
+        "input": inputs.display(key),
+        "output": outputs.display(output_key(key)) if status != "failed" else "",
+        "status": status,
+        "error": error,
+        "seconds": round(float(row["seconds"]) + time.perf_counter() - started, 4),
+    }
+
+
+def finish_and_write(batch: Batch, *, kind: str, source: str, target: str) -> Batch:
+    """The post-processing stage: :func:`finish_one` for each row of ``batch``."""
     inputs, outputs = Location(source), Location(target)
-    rows = []
-    for row in _rows(batch):
-        key, started = str(row["key"]), time.perf_counter()
-        status, error = str(row["status"]), str(row["error"])
-        if status == "todo":
-            try:
-                coarse = CoarseMatte(row["alpha"], row["photo"])
-                pixels = finished_product(kind, row["image"], int(row["orientation"]), coarse)
-                outputs.write(output_key(key), encode_png(pixels))
-                status = "done"
-            except Exception as exc:
-                status, error = "failed", _failure(exc)
-        seconds = float(row["seconds"]) + time.perf_counter() - started
-        rows.append(
-            {
-                "input": inputs.display(key),
-                "output": outputs.display(output_key(key)) if status != "failed" else "",
-                "status": status,
-                "error": error,
-                "seconds": round(seconds, 4),
-            }
-        )
-    return _batch(rows, RECORD)
+    return _batch([finish_one(row, kind, inputs, outputs) for row in _rows(batch)], RECORD)
+
+
+class PhotoStage:
+    """Every stage of one photo in one actor: read and decode, the model, full size, encode
+    and write. On CPU nodes this is how a job runs (one actor per core, each with a
+    one-thread model): handing a decoded photo from process to process costs more CPU than
+    the stage does (docs/bulk.md), and the cores are shared by stages anyway."""
+
+    def __init__(
+        self,
+        options: EngineOptions,
+        expected_sha256: str,
+        *,
+        threads: int,
+        kind: str,
+        source: str,
+        target: str,
+        overwrite: bool,
+    ):
+        self.model = ModelStage(options, expected_sha256, threads=threads)
+        self.inputs, self.outputs = Location(source), Location(target)
+        self.kind, self.overwrite = kind, overwrite
+
+    def __call__(self, batch: Batch) -> Batch:
+        records = []
+        for key in batch["key"]:
+            row = decode_one(str(key), self.inputs, self.outputs, self.overwrite)
+            row = self.model.matte_one(row)
+            records.append(finish_one(row, self.kind, self.inputs, self.outputs))
+        return _batch(records, RECORD)

@@ -74,7 +74,7 @@ def run_on_ray(
             f"{cluster.gpus:g} GPUs; checking the model on every node"
         )
         try:
-            check_every_node(options, spec.model_sha256)
+            check_every_node(cluster, options, spec.model_sha256)
         except ClusterSetupError as exc:
             raise click.ClickException(str(exc)) from exc
         with Manifest(manifest_path) as manifest, _progress(err) as progress:

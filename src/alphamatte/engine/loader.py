@@ -70,7 +70,13 @@ def _has_dynamic_input(path: Path) -> bool:
 
 
 def _open(
-    spec: ModelSpec, path: Path, *, threads: int | None, fetch: bool, backend: str | None
+    spec: ModelSpec,
+    path: Path,
+    *,
+    threads: int | None,
+    fetch: bool,
+    backend: str | None,
+    choose_for: int | None = None,
 ) -> tuple[AnySession, Selection | None]:
     directory = path.parent
     if spec.source is not None:
@@ -86,7 +92,7 @@ def _open(
         chosen = requested if requested != "auto" else "cuda" if cuda_usable() else "onnxruntime"
         dynamic = _has_dynamic_input(path)
         return open_session(path, threads=threads, dynamic=dynamic, backend=chosen), None
-    selection = choose_runtime(spec, path, requested, threads=threads)
+    selection = choose_runtime(spec, path, requested, threads=choose_for or threads)
     candidate = selection.candidate
     try:
         runtime_graph(spec, path, candidate)
@@ -211,8 +217,13 @@ def load_matter(
     fetch: bool = True,
     backend: str | None = None,
     batch: BatchPolicy | None = None,
+    choose_for: int | None = None,
 ) -> Matter:
     """Open the model once. A file that ONNX Runtime cannot load is re-acquired once.
+
+    ``choose_for``: the thread count ``auto`` picks the backend for, when the session runs
+    with fewer (bulk jobs run one-thread sessions side by side, yet must write what the
+    node's own all-core choice writes); unset, ``threads``.
 
     On a GPU, ``batch`` (when it allows more than one image) puts a :class:`MicroBatcher` in
     front of the session so that concurrent callers share runs.
@@ -221,7 +232,9 @@ def load_matter(
     with _load_lock, preparation_lock(directory):
         spec, path = resolve_spec(model, directory)
         try:
-            session, selection = _open(spec, path, threads=threads, fetch=fetch, backend=backend)
+            session, selection = _open(
+                spec, path, threads=threads, fetch=fetch, backend=backend, choose_for=choose_for
+            )
         except (acquire.ModelFetchError, ModelUnavailableError, BackendUnavailableError):
             raise
         except Exception as first:
@@ -233,7 +246,9 @@ def load_matter(
                 prepared_path(path, half=half).unlink(missing_ok=True)
             quantized_path(prepared_path(path)).unlink(missing_ok=True)
             try:
-                session, selection = _open(spec, path, threads=threads, fetch=True, backend=backend)
+                session, selection = _open(
+                    spec, path, threads=threads, fetch=True, backend=backend, choose_for=choose_for
+                )
             except Exception as second:
                 raise ModelUnavailableError(
                     f"Model {spec.name} failed to load twice: {second}"
