@@ -7,7 +7,7 @@ actors), plus the driver's. The manifest's line count says how far the job is, s
 are grouped by the thousand photos they fall in. Printed: per node, the median RSS during the
 first and the last thousand photos and the growth between them.
 
-    .venv/bin/python benchmarks/ray_memory.py --photos 10000 --nodes 2
+    PYTHONPATH=. .venv/bin/python benchmarks/ray_memory.py --photos 10000 --nodes 2
 
 ``--max-side 64`` keeps the model's part small: what is measured is the pipeline's own memory
 (listing, blocks in flight, the driver's manifest), which is what could grow with a backlog.
@@ -89,6 +89,7 @@ def main() -> None:
         job = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         raylets = {port: cluster.raylet(port) for port in cluster.node_ports}
         samples: list[tuple[int, dict[str, int]]] = []
+        driver_cpu = [0.0]
         driver = psutil.Process(job.pid)
 
         def done() -> int:
@@ -102,6 +103,8 @@ def main() -> None:
                 rss = {f"node{i}": tree_rss(p) for i, p in enumerate(raylets.values())}
                 try:
                     rss["driver"] = driver.memory_info().rss
+                    times = driver.cpu_times()
+                    driver_cpu[0] = times.user + times.system
                 except psutil.NoSuchProcess:
                     break
                 samples.append((done(), rss))
@@ -125,16 +128,23 @@ def main() -> None:
             "photos_per_s": round(args.photos / seconds, 1),
             "summary": stderr.decode().strip().splitlines()[-2:],
             "samples": len(samples),
+            "driver_cpu_s": round(driver_cpu[0], 1),
         }
         for name in samples[0][1] if samples else ():
             early = statistics.median(rss[name] for rss in first) / 2**20 if first else 0.0
             late = statistics.median(rss[name] for rss in last) / 2**20 if last else 0.0
             peak = max(rss[name] for _, rss in samples) / 2**20
+            by_thousand = [
+                round(statistics.median(rss[name] for n, rss in group) / 2**20)
+                for k in range(0, args.photos, 1000)
+                if (group := [(n, rss) for n, rss in samples if k < n <= k + 1000])
+            ]
             report[name] = {
                 "first_1000_mib": round(early, 1),
                 "last_1000_mib": round(late, 1),
                 "growth": round(late / early - 1, 3) if early else None,
                 "peak_mib": round(peak, 1),
+                "median_mib_by_thousand": by_thousand,
             }
         print(json.dumps(report, indent=2))
     finally:

@@ -266,3 +266,32 @@ def test_a_node_without_the_model_is_refused_before_any_photo(world: dict, tmp_p
         assert not out.exists() or not outputs(out)
     finally:
         cluster.stop_node(port)
+
+
+def test_the_staged_layout_writes_the_same_bytes(
+    world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GPU clusters run decode tasks → model actors → post-processing tasks; forced here on
+    CPUs, that layout must write what the local batch writes."""
+    from alphamatte.bulk.cluster import connect, disconnect
+    from alphamatte.bulk.job import JobSpec, run
+    from alphamatte.bulk.manifest import Manifest
+    from alphamatte.bulk.stages import EngineOptions
+    from alphamatte.engine.registry import ISNET
+
+    for name, value in world["env"].items():
+        if name.startswith(("ALPHAMATTE_", "RAY_", "AWS_")):
+            monkeypatch.setenv(name, value)
+    out = tmp_path / "out"
+    spec = JobSpec(
+        str(world["catalogue"]), str(out), "matte", False, EngineOptions(), ISNET.sha256, None, True
+    )
+    cluster = connect(world["cluster"].address)
+    try:
+        with Manifest(tmp_path / "manifest.jsonl") as listed:
+            run(cluster, spec, listed)
+            summary = listed.close()
+    finally:
+        disconnect(cluster)
+    assert (summary.done, summary.failed) == (len(world["good"]), len(CORRUPT))
+    assert outputs(out) == world["reference"]

@@ -180,3 +180,34 @@ def test_batch_refuses_what_it_cannot_do(
     result = CliRunner().invoke(cli, ["batch", *args])
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_gpu_clusters_run_separate_stages_and_cpu_clusters_photo_actors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alphamatte.bulk.cluster import Cluster
+    from alphamatte.bulk.job import JobSpec, is_staged, photo_actors
+
+    monkeypatch.delenv("ALPHAMATTE_BACKEND", raising=False)
+    spec = JobSpec("in", "out", "matte", False, EngineOptions(), "0" * 64)
+    cpus = Cluster(nodes=3, cpus=48, gpus=0, started_here=False)
+    gpus = Cluster(nodes=3, cpus=48, gpus=6, started_here=False)
+    assert not is_staged(cpus, spec) and photo_actors(cpus, spec) == 24  # one per 2 cores
+    assert is_staged(gpus, spec) and photo_actors(gpus, spec) == 6  # one per GPU
+    pinned_cpu = EngineOptions()
+    monkeypatch.setenv("ALPHAMATTE_BACKEND", "onnxruntime")  # a CPU backend on a GPU node
+    assert not is_staged(gpus, JobSpec("in", "out", "matte", False, pinned_cpu, "0" * 64))
+    small = Cluster(nodes=1, cpus=1, gpus=0, started_here=True)
+    assert photo_actors(small, spec) == 1
+
+
+def test_blocks_carry_more_photos_only_when_the_driver_would_bound_the_job() -> None:
+    from alphamatte.bulk.cluster import Cluster
+    from alphamatte.bulk.job import photos_per_block
+
+    def of(cpus: int) -> int:
+        return photos_per_block(Cluster(nodes=1, cpus=cpus, gpus=0, started_here=False))
+
+    assert of(2) == of(128) == 1  # the finest spread and the smallest retry
+    assert of(129) == 2
+    assert of(100 * 32) == 25  # 100 nodes of 32 cores: ~100 blocks/s through the driver

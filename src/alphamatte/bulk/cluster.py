@@ -21,10 +21,10 @@ FORWARDED = (
     "ALPHAMATTE_THREADS",
 )
 FORWARDED_PREFIXES = ("AWS_", "FSSPEC_")
-# Each task holds one CPU of Ray's, so numba (the cutout's edge colours) runs one thread per
-# task, as Ray already makes OpenMP do (OMP_NUM_THREADS). With its default of one thread per
-# core, tasks beside the model actor oversubscribed the cores: the post-processing stage took
-# 60 CPU-seconds for 40 photos instead of 25, and the job 54 s instead of 36.
+# numba (the cutout's edge colours) runs one thread per photo: an actor already runs more
+# photos than it has cores, and post-processing tasks each hold a CPU. With its default of one
+# thread per core, post-processing tasks beside the model actor oversubscribed the cores: 60
+# CPU-seconds for 40 photos instead of 25.
 WORKER_ENVIRONMENT = {"NUMBA_NUM_THREADS": "1"}
 # How long the per-node model check may take (a cold sha256 of the model on slow disks).
 CHECK_TIMEOUT_S = 300

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,13 @@ PHOTOS_IN_FLIGHT = PHOTO_CORES + 1
 PHOTO_CPUS = PHOTO_CORES / 2
 
 
+# The driver spends ~6 ms of one core per block (Ray Data's scheduling, the record, the
+# manifest line: 158 CPU-s for 25,000 one-photo blocks), so one photo per block would cap a
+# job near 160 photos/s, ~200 cores' worth. Above that, blocks carry more photos: about one
+# block per core per 2.5 s at ~0.8 photos/s per core (docs/bulk.md, "Scaling model").
+CORES_PER_PHOTO_IN_A_BLOCK = 128
+
+
 @dataclass(frozen=True)
 class JobSpec:
     source: str
@@ -47,15 +55,22 @@ class JobSpec:
     overwrite: bool
     engine: EngineOptions
     model_sha256: str
-    actors: int | None = None  # model actors; unset: one per node, or one per GPU
+    actors: int | None = None  # model actors; unset: one per GPU, or one per PHOTO_CORES
+    # Separate decode, model and post-processing stages; unset: on GPU clusters only.
+    staged: bool | None = None
 
 
 def on_gpus(cluster: Cluster, spec: JobSpec) -> bool:
     return cluster.gpus >= 1 and spec.engine.settings().backend in ("auto", "cuda")
 
 
+def is_staged(cluster: Cluster, spec: JobSpec) -> bool:
+    return on_gpus(cluster, spec) if spec.staged is None else spec.staged
+
+
 def photo_actors(cluster: Cluster, spec: JobSpec) -> int:
-    """How many actors run photos: ``--workers``, else one per GPU, else one per core."""
+    """How many actors run the model: ``--workers``, else one per GPU, else one per
+    :data:`PHOTO_CORES` cores (staged on CPUs: one per node's worth of them)."""
     if spec.actors:
         return spec.actors
     if on_gpus(cluster, spec):
@@ -63,8 +78,16 @@ def photo_actors(cluster: Cluster, spec: JobSpec) -> int:
     return max(1, int(cluster.cpus) // PHOTO_CORES)
 
 
+def photos_per_block(cluster: Cluster) -> int:
+    """One photo per block (the finest spread, the smallest retry) until the driver's share
+    of a block starts to bound the job; then enough photos per block to keep it under."""
+    return max(1, math.ceil(cluster.cpus / CORES_PER_PHOTO_IN_A_BLOCK))
+
+
 def build(cluster: Cluster, spec: JobSpec) -> Any:
-    """The lazy dataset: shards → keys → decoded photos → coarse mattes → manifest records."""
+    """The lazy dataset: shards → keys → manifest records, through photo actors that run every
+    stage (CPU clusters), or decode tasks → model actors → post-processing tasks (staged: GPU
+    clusters, where the GPU should only run the model)."""
     import ray.data
 
     logging.getLogger("ray.data").setLevel(logging.WARNING)
@@ -84,15 +107,16 @@ def build(cluster: Cluster, spec: JobSpec) -> Any:
         fn_kwargs={"source": spec.source},
         num_cpus=LIST_CPUS,
     )
-    # One photo per block from here on, so that decode tasks spread over the cluster instead
-    # of one task taking a listing batch of 256 photos (streaming: no barrier).
-    ds = ds.repartition(target_num_rows_per_block=1)
+    # Small blocks from here on, so that photos spread over the actors instead of one call
+    # taking a listing batch of 256 (streaming: no barrier).
+    block = photos_per_block(cluster)
+    ds = ds.repartition(target_num_rows_per_block=block)
     # Ray Data spreads the actors over the nodes, restarts an actor lost with its process or
     # node (and retries its batch), and retries a lost task, without limit; a photo that
     # fails by itself never reaches that: it becomes a manifest record.
     size = photo_actors(cluster, spec)
     model = {"options": spec.engine, "expected_sha256": spec.model_sha256}
-    if not on_gpus(cluster, spec):
+    if not is_staged(cluster, spec):
         return ds.map_batches(
             PhotoStage,
             batch_size=1,
@@ -121,8 +145,8 @@ def build(cluster: Cluster, spec: JobSpec) -> Any:
         batch_size=1,
         fn_constructor_kwargs=model,
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size),
-        num_gpus=1,
         num_cpus=MODEL_CPUS,
+        **({"num_gpus": 1} if on_gpus(cluster, spec) else {}),
     )
     return ds.map_batches(
         finish_and_write,

@@ -93,7 +93,7 @@ def _process(
     type=click.IntRange(1, 64),
     default=None,
     help="Files in flight at once (default 4 with --api, 2 locally); with --ray, model actors "
-    "(default one per node, or one per GPU).",
+    "(default one per GPU, else one per two cores).",
 )
 @click.option("--overwrite", is_flag=True, help="Redo files whose output already exists.")
 @click.option(
