@@ -70,7 +70,7 @@ def is_staged(cluster: Cluster, spec: JobSpec) -> bool:
 
 def photo_actors(cluster: Cluster, spec: JobSpec) -> int:
     """How many actors run the model: ``--workers``, else one per GPU, else one per
-    :data:`PHOTO_CORES` cores (staged on CPUs: one per node's worth of them)."""
+    :data:`PHOTO_CORES` cores."""
     if spec.actors:
         return spec.actors
     if on_gpus(cluster, spec):

@@ -216,9 +216,9 @@ def finish_and_write(batch: Batch, *, kind: str, source: str, target: str) -> Ba
 
 class PhotoStage:
     """Every stage of one photo in one actor: read and decode, the model, full size, encode
-    and write. On CPU nodes this is how a job runs (one actor per core, each with a
-    one-thread model): handing a decoded photo from process to process costs more CPU than
-    the stage does (docs/bulk.md), and the cores are shared by stages anyway."""
+    and write. On CPU nodes this is how a job runs (one actor per two cores, a two-thread
+    model, a few photos at once): handing a decoded photo from process to process costs more
+    CPU than the stage does (docs/bulk.md), and the cores are shared by stages anyway."""
 
     def __init__(
         self,
