@@ -11,7 +11,7 @@ printed ratio is local / ray photos per second (≥ 1 means --ray is at least as
         ../shared/eval/comp1k_crops_foamliu/images
 
 The folders are linked into one input tree (their layout kept), so one run sees all photos;
-``--copies N`` links them N times, for a backlog long enough that the cluster's start (~7 s
+``--copies N`` links them N times, for a backlog long enough that the cluster's start (~10 s
 more than the local batch's on 2 cores) is paid once among many photos, as in a real job.
 Both sides use the same backend (the machine's `auto` choice unless ALPHAMATTE_BACKEND pins
 one); their outputs are compared byte for byte after the first round.
