@@ -48,7 +48,10 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     redis_url: str | None = None
-    rate_limit: str = "7/minute"
+    rate_limit: str = "7/minute"  # requests per key on the withoutbg endpoints
+    # remove.bg's rule on its endpoints: megapixels per key (each image its megapixels, rounded
+    # up, at least 1): 500 one-megapixel images a minute, 20 of 25 MP.
+    removebg_rate_limit: str = "500/minute"
     queue_size: int = Field(default=16, ge=1)
     # Requests are admitted by the memory their decoded pixels need (see server/admission.py);
     # unset: half of the machine's (or the container's) memory. What does not fit waits up to
@@ -67,10 +70,13 @@ class Settings(BaseSettings):
     credit_validity_days: int | None = Field(default=None, ge=1, le=100 * 365)
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
     admin_token: str | None = None  # enables /admin/*; unset = refused
-    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips); "*" inside a
-    # private network where only the load balancer can reach the replicas.
-    forwarded_allow_ips: str = "127.0.0.1"
-    auth_failure_limit: str = "20/minute"  # per client address, then 429 until the window moves
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips), comma-separated;
+    # empty: none, the peer's address counts. "*" only inside a private network where nothing
+    # but the load balancer can reach the replicas.
+    forwarded_allow_ips: str = ""
+    # Failed authentications per client address and presented key prefix, then 429 for that
+    # pair until the window moves (other keys from the same address are not affected).
+    auth_failure_limit: str = "20/minute"
     # How long the image endpoints trust a key that authenticated (0: look it up every time).
     # Revocation still stops spending at once (the reservation checks it); a rate limit changed
     # by another process applies within this time.

@@ -88,7 +88,18 @@ def keys() -> None:
     help="Credits expire at the start of this day (YYYY-MM-DD).",
 )
 @click.option("--rate-limit", default=None, help="Per-key override, e.g. '7/minute'.")
-def create(name: str, credits: int, expires: datetime | None, rate_limit: str | None) -> None:
+@click.option(
+    "--removebg-rate-limit",
+    default=None,
+    help="Per-key megapixels on remove.bg's endpoints, e.g. '500/minute'.",
+)
+def create(
+    name: str,
+    credits: int,
+    expires: datetime | None,
+    rate_limit: str | None,
+    removebg_rate_limit: str | None,
+) -> None:
     """Create a key. The key itself is printed once, as the last line.
 
     Without --expires, credits expire after ALPHAMATTE_CREDIT_VALIDITY_DAYS when that is set.
@@ -101,6 +112,7 @@ def create(name: str, credits: int, expires: datetime | None, rate_limit: str | 
         credits=credits,
         expires_at=expires,
         rate_limit=_rate(rate_limit),
+        removebg_rate_limit=_rate(removebg_rate_limit),
         validity=_settings().credit_validity,
     )
     click.echo(

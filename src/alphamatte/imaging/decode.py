@@ -28,6 +28,15 @@ MAX_PIXELS = 50_000_000
 LOCAL_MAX_BYTES = 1 << 30
 LOCAL_MAX_PIXELS = 300_000_000
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
+# One rule for data that ends early, in every format: refused (422) when a meaningful share of
+# the image is missing. Pillow's PNG, WebP, GIF, BMP and TIFF decoders already fail on any
+# missing data; a JPEG whose data stops at an end marker is filled in by libjpeg instead, with
+# flat mid-grey (every missing block's coefficients are zero). So a JPEG is refused when its
+# last MISSING_SHARE of pixels are all that grey, and, before any pixel is decoded, when it is
+# too small to hold its declared size at all: Huffman coding spends at least one bit on every
+# 8x8 block of the first component.
+MISSING_SHARE = 0.02
+_JPEG_FILL = 128
 
 # EXIF orientation -> the transpose that makes the stored pixels upright.
 _UPRIGHT = {
@@ -125,6 +134,10 @@ def open_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise TooManyPixelsError(
             f"Image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}."
         )
+    if image.format == "JPEG" and len(data) * 8 < (width // 8) * (height // 8):
+        raise CorruptImageError(
+            f"Image is truncated: {len(data):,} bytes cannot hold a {width}x{height} JPEG."
+        )
     return image
 
 
@@ -182,7 +195,17 @@ def decode_opened(image: Image.Image, *, max_pixels: int = MAX_PIXELS) -> Decode
         image.close()
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise CorruptImageError("Image could not be converted to RGB.")
+    if fmt == "JPEG" and _ends_in_fill(rgb):
+        raise CorruptImageError("Image file is truncated (JPEG): its last part is missing.")
     return DecodedImage(rgb=np.ascontiguousarray(rgb), orientation=orientation, format=fmt)
+
+
+def _ends_in_fill(rgb: np.ndarray) -> bool:
+    """Whether the last :data:`MISSING_SHARE` of the pixels, in file order, are all libjpeg's
+    fill grey (checked on that tail only: a few milliseconds at 50 MP)."""
+    flat = rgb.reshape(-1)
+    tail = max(3, int(flat.size * MISSING_SHARE) // 3 * 3)
+    return bool(flat[-tail:].min() == _JPEG_FILL == flat[-tail:].max())
 
 
 def decode_local(data: bytes) -> DecodedImage:

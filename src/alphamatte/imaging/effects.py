@@ -59,15 +59,26 @@ def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return resized[top : top + height, left : left + width]
 
 
+COMPOSITE_ROWS = 256  # rows blended at a time: float temporaries stay small on 50 MP frames
+
+
 def composite(rgb: np.ndarray, alpha: np.ndarray, background: Colour | np.ndarray) -> np.ndarray:
-    """The photo's subject over a colour or an image (covering the frame), as opaque sRGB."""
-    a = to_unit_float(alpha)[:, :, None]
-    height, width = a.shape[:2]
+    """The photo's subject over a colour or an image (covering the frame), as opaque sRGB.
+
+    Blended a band of rows at a time: the same pixels as in one go (each is blended on its
+    own), without three full-frame float32 copies (12 bytes a pixel each: 1.8 GB at 49 MP)."""
+    height, width = alpha.shape[:2]
     if isinstance(background, np.ndarray):
-        back = srgb_to_linear(cover(background[:, :, :3], width, height))
+        under = cover(background[:, :, :3], width, height)
     else:
-        back = np.broadcast_to(srgb_to_linear(np.array(background, np.uint8)), (height, width, 3))
-    return linear_to_srgb(srgb_to_linear(rgb) * a + back * (1.0 - a))
+        under = np.broadcast_to(np.array(background, np.uint8), (height, width, 3))
+    out = np.empty((height, width, 3), np.uint8)
+    for top in range(0, height, COMPOSITE_ROWS):
+        rows = slice(top, top + COMPOSITE_ROWS)
+        a = to_unit_float(alpha[rows])[:, :, None]
+        back = srgb_to_linear(under[rows])
+        out[rows] = linear_to_srgb(srgb_to_linear(rgb[rows]) * a + back * (1.0 - a))
+    return out
 
 
 def erode(alpha: np.ndarray, px: int) -> np.ndarray:

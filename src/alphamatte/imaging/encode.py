@@ -58,6 +58,16 @@ MEDIA_TYPES = {
 }
 
 
+# The longest side each writer can store: JPEG's header holds 16-bit sizes, WebP's 14-bit ones.
+# A zip holds a JPEG. PNG's 31-bit sides are far beyond any pixel limit.
+MAX_SIDE = {"png": (1 << 31) - 1, "jpg": 65_535, "webp": 16_383, "zip": 65_535}
+
+
+def fits(fmt: str, width: int, height: int) -> bool:
+    """Whether a ``width`` x ``height`` image can be written as ``fmt``."""
+    return max(width, height) <= MAX_SIDE[fmt]
+
+
 def encode_jpeg(rgb: np.ndarray, *, quality: int = JPEG_QUALITY) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb, mode="RGB").save(buffer, format="JPEG", quality=quality)

@@ -21,6 +21,7 @@ above zero in places, and cropping to that would keep the whole photo.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -84,7 +85,11 @@ def parse_roi(text: str, width: int, height: int) -> Box:
         raise LayoutError(
             "roi_exceeds_bounds", f"roi {text!r} exceeds the image ({width}x{height})"
         )
-    return Box(round(x1), round(y1), round(x2), round(y2))
+    # Outward to whole pixels (past float noise such as 20.000000000000004 from "10%"), so a
+    # region of a pixel or less still covers at least one.
+    low = [math.floor(v + 1e-6) for v in (x1, y1)]
+    high = [max(a + 1, math.ceil(v - 1e-6)) for a, v in zip(low, (x2, y2), strict=True)]
+    return Box(low[0], low[1], high[0], high[1])
 
 
 def apply_roi(alpha: np.ndarray, roi: Box) -> np.ndarray:

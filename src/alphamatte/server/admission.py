@@ -23,6 +23,20 @@ from alphamatte.engine.executor import QueueFullError
 # decontamination and the PNG), rounded up.
 BYTES_PER_PIXEL = {"alpha": 24, "cutout": 30}
 MB = 1024 * 1024
+# A background image (remove.bg's bg_image_*): per pixel of it, Pillow's decode (4 bytes) and
+# the RGB array (3); per pixel of the result, the background scaled to cover it (Pillow's 4
+# and the array's 3) and the blended colours (3). Float blending runs in bands of rows.
+BACKGROUND_BYTES_PER_PIXEL = 8
+COVERED_BYTES_PER_PIXEL = 10
+
+
+def background_cost(background: tuple[int, int], result: tuple[int, int]) -> int:
+    """Bytes to decode a ``background`` (width, height) and put a ``result``-sized subject on
+    it, on top of the photo's own cost."""
+    return (
+        background[0] * background[1] * BACKGROUND_BYTES_PER_PIXEL
+        + result[0] * result[1] * COVERED_BYTES_PER_PIXEL
+    )
 
 
 class OverBudgetError(ValueError):

@@ -90,7 +90,10 @@ def create_app(
         settings=settings,
         db=db,
         limiter=RateLimiter(
-            settings.rate_limit, settings.redis_url or "memory://", settings.auth_failure_limit
+            settings.rate_limit,
+            settings.redis_url or "memory://",
+            settings.auth_failure_limit,
+            megapixels=settings.removebg_rate_limit,
         ),
         results=make_result_cache(settings),
         recent_keys=RecentKeys(settings.key_cache_s),

@@ -51,6 +51,7 @@ async def read_limited(request: Request, limit: int, timeout_s: float) -> bytes:
             f"The request body did not arrive within {timeout_s:g} s; send it faster or smaller.",
             {"Connection": "close"},
         )
+    request.state.body_complete = True  # an error from here on may keep the connection
     return b"".join(chunks)
 
 
@@ -70,7 +71,7 @@ def image_from_json(body: bytes, max_image_bytes: int) -> bytes:
     return decode_base64(value.encode("ascii", "replace"), max_image_bytes)
 
 
-def decode_base64(text: bytes, max_image_bytes: int) -> bytes:
+def decode_base64(text: bytes, max_image_bytes: int, *, field: str = "image_base64") -> bytes:
     """Bytes of standard or URL-safe base64, with or without padding, whitespace or a data: URL
     prefix. Each step is one pass in C: this runs for every JSON request, and regular
     expressions over a 13 MB body took 0.24 s."""
@@ -79,14 +80,14 @@ def decode_base64(text: bytes, max_image_bytes: int) -> bytes:
         text = _DATA_URL.sub(b"", text, count=1)
     text = text.translate(_URL_SAFE, _WHITESPACE)
     if not text:
-        raise ApiError(422, "Field image_base64 is not valid base64.")
+        raise ApiError(422, f"Field {field} is not valid base64.")
     if len(text) // 4 * 3 > max_image_bytes + 3:
         raise ApiError(413, f"Image is larger than {max_image_bytes:,} bytes.")
     try:
         # validate=True refuses any character outside the alphabet and misplaced padding.
         return base64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ApiError(422, "Field image_base64 is not valid base64.") from exc
+        raise ApiError(422, f"Field {field} is not valid base64.") from exc
 
 
 async def image_from_multipart(request: Request, body: bytes, max_image_bytes: int) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -10,9 +11,11 @@ from fastapi import Depends, Request
 
 from alphamatte.server.accounting.keys import ApiKey, RecentKeys, authenticate
 from alphamatte.server.errors import INVALID_KEY, ApiError
+from alphamatte.server.ratelimit import MEGAPIXELS, RateState
 from alphamatte.server.state import ServerState
 
 T = TypeVar("T")
+PREFIX_CHARS = 10  # the stored prefix of a key: "am_" and 7 random characters
 
 
 def get_state(request: Request) -> ServerState:
@@ -21,6 +24,11 @@ def get_state(request: Request) -> ServerState:
 
 
 State = Annotated[ServerState, Depends(get_state)]
+
+
+# Work on a body this small (hash, header parse, base64) takes less time than a hop to a
+# thread; larger bodies go to one so that the event loop never stalls on them.
+INLINE_BYTES = 256 * 1024
 
 
 async def off_loop_if(blocking: bool, func: Callable[..., T], *args: Any) -> T:
@@ -47,21 +55,24 @@ async def authenticated_key(
 ) -> ApiKey:
     """The key of the X-API-Key header (401 if none), trusted from ``recent`` when it
     authenticated there in the last few seconds."""
-    client = client_address(request)
-    # Guessing keys is throttled per address: after too many failures even a good key waits.
-    if await off_loop_if(state.limiter.blocking, state.limiter.auth_blocked, client):
-        wait = await off_loop_if(state.limiter.blocking, state.limiter.auth_retry_after, client)
-        raise ApiError(
-            429,
-            f"Too many failed authentication attempts; retry in {wait} s.",
-            {"Retry-After": str(wait)},
-        )
     raw = request.headers.get("x-api-key")
     key = recent.get(raw) if recent is not None else None
     if key is None:
+        # Guessing is throttled per address *and* presented key prefix: a flood of bad keys
+        # from behind a shared NAT or proxy does not lock out the good keys sent from there
+        # (the prefix is random per key, so a guesser cannot aim at one it does not know).
+        attempt = f"{client_address(request)}|{(raw or '')[:PREFIX_CHARS]}"
+        limiter = state.limiter
+        if await off_loop_if(limiter.blocking, limiter.auth_blocked, attempt):
+            wait = await off_loop_if(limiter.blocking, limiter.auth_retry_after, attempt)
+            raise ApiError(
+                429,
+                f"Too many failed authentication attempts with this key; retry in {wait} s.",
+                {"Retry-After": str(wait)},
+            )
         key = await anyio.to_thread.run_sync(authenticate, state.db, raw)
         if key is None:
-            await off_loop_if(state.limiter.blocking, state.limiter.auth_failed, client)
+            await off_loop_if(limiter.blocking, limiter.auth_failed, attempt)
             raise ApiError(401, INVALID_KEY)
         if recent is not None and raw:
             recent.put(raw, key)
@@ -74,12 +85,48 @@ Key = Annotated[ApiKey, Depends(require_key)]
 
 async def rate_limited_key(request: Request, state: State, key: Key) -> ApiKey:
     rate = await off_loop_if(state.limiter.blocking, state.limiter.hit, key.id, key.rate_limit)
-    request.state.extra_headers = rate.headers()
+    _apply(request, rate, "requests")
+    return key
+
+
+async def authorised(request: Request) -> tuple[ServerState, ApiKey]:
+    """The key, authenticated and within its rate limit (401/429 before the body is read).
+
+    Called directly rather than through FastAPI's Depends, which solved the same three steps
+    as a graph on every request: 8.6 % of the GIL-held time in a profile, and 8.4 → 7.2 ms of
+    server CPU per request (median of 3 alternating load.py runs) once gone. The OpenAPI
+    document is unchanged: these dependencies read only the request."""
+    state = get_state(request)
+    key = await authenticated_key(request, state, recent=state.recent_keys)
+    return state, await rate_limited_key(request, state, key)
+
+
+async def megapixels_left(request: Request, state: ServerState, key: ApiKey) -> None:
+    """remove.bg's rate limit, before the body is read: 429 when the key's megapixel window is
+    spent (the image's own cost is taken by :func:`spend_megapixels` once its size is known)."""
+    limiter = state.limiter
+    rate = await off_loop_if(
+        limiter.blocking, lambda: limiter.peek(key.id, key.removebg_rate_limit, scope=MEGAPIXELS)
+    )
+    _apply(request, rate, "megapixels")
+
+
+async def spend_megapixels(request: Request, state: ServerState, key: ApiKey, pixels: int) -> None:
+    """Take an image's megapixels (rounded up, at least 1) from the key's window, or 429."""
+    units = max(1, math.ceil(pixels / 1_000_000))
+    limiter = state.limiter
+    rate = await off_loop_if(
+        limiter.blocking,
+        lambda: limiter.hit(key.id, key.removebg_rate_limit, scope=MEGAPIXELS, cost=units),
+    )
+    _apply(request, rate, f"megapixels (this image needs {units})")
+
+
+def _apply(request: Request, rate: RateState, unit: str) -> None:
+    request.state.extra_headers = {**getattr(request.state, "extra_headers", {}), **rate.headers()}
     if not rate.allowed:
         raise ApiError(
             429,
-            f"Rate limit exceeded ({rate.limit} requests per window); retry in "
-            f"{rate.retry_after} s.",
+            f"Rate limit exceeded ({rate.limit} {unit} per window); retry in {rate.retry_after} s.",
             {"Retry-After": str(rate.retry_after)},
         )
-    return key

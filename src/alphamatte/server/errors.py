@@ -23,6 +23,7 @@ from alphamatte.imaging.errors import (
     TooManyPixelsError,
     UnsupportedFormatError,
 )
+from alphamatte.imaging.layout import LayoutError
 from alphamatte.server.admission import OverBudgetError
 
 log = logging.getLogger("alphamatte.errors")
@@ -49,22 +50,43 @@ class ApiError(Exception):
         self.code = code
 
 
-REMOVEBG_PATHS = frozenset({"/v1.0/removebg", "/v1.0/account"})
-# withoutbg status → (remove.bg status, code, title) when the error names no code of its own.
-_REMOVEBG: dict[int, tuple[int, str, str]] = {
-    400: (400, "invalid_request", "Invalid request"),
-    401: (403, "auth_failed", "Authentication failed"),
-    402: (402, "insufficient_credits", "Insufficient credits"),
-    403: (402, "insufficient_credits", "Credits expired"),
-    408: (400, "timeout", "Request body too slow"),
-    409: (409, "conflict", "Conflict"),
-    413: (400, "file_too_large", "File too large"),
-    415: (400, "invalid_file_type", "Invalid file type"),
-    422: (400, "invalid_image", "Invalid image"),
-    429: (429, "rate_limit_exceeded", "Rate limit exceeded"),
-    500: (500, "unknown_error", "Internal server error"),
-    503: (503, "service_unavailable", "Service unavailable"),
+REMOVEBG_PATHS = frozenset({"/v1.0/removebg", "/v1.0/account", "/v1.0/improve"})
+
+
+def removebg_dialect(path: str) -> bool:
+    """Whether ``path`` is one of remove.bg's endpoints (a trailing slash included)."""
+    return path.rstrip("/") in REMOVEBG_PATHS
+
+
+# withoutbg status → (remove.bg status, code) when the error names no code of its own.
+_REMOVEBG: dict[int, tuple[int, str]] = {
+    400: (400, "invalid_request"),
+    401: (403, "auth_failed"),
+    402: (402, "insufficient_credits"),
+    403: (402, "insufficient_credits"),
+    408: (400, "timeout"),
+    409: (409, "conflict"),
+    413: (400, "file_too_large"),
+    415: (400, "invalid_file_type"),
+    422: (400, "invalid_image"),
+    429: (429, "rate_limit_exceeded"),
+    500: (500, "unknown_error"),
+    503: (503, "service_unavailable"),
 }
+# Titles that say more than the code's words; any other code's title is its words.
+_TITLES = {
+    "auth_failed": "Authentication failed",
+    "url_fetch_disabled": "Image URLs are not fetched here",
+    "resolution_too_high": "Image resolution too high",
+    "unknown_error": "Internal server error",
+}
+
+
+def title_of(code: str) -> str:
+    """remove.bg's title for an error ``code``: ``invalid_size`` → ``Invalid size``."""
+    return _TITLES.get(code) or code.replace("_", " ").capitalize()
+
+
 _IMAGE_CODE: dict[type[ImageError], str] = {
     InputTooLargeError: "file_too_large",
     TooManyPixelsError: "resolution_too_high",
@@ -92,6 +114,17 @@ def _json(status: int, detail: str, headers: dict[str, str] | None = None) -> JS
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+def body_unread(request: Request) -> bool:
+    """True while the request may still have body bytes on the wire that nobody read: an
+    answer sent now must close the connection (see :func:`error_response`)."""
+    if getattr(request.state, "body_complete", False):
+        return False
+    if "transfer-encoding" in request.headers:
+        return True
+    length = request.headers.get("content-length", "0").strip()
+    return not (length.isdigit() and int(length) == 0)
+
+
 def error_response(
     request: Request,
     status: int,
@@ -99,12 +132,20 @@ def error_response(
     headers: dict[str, str] | None = None,
     code: str | None = None,
 ) -> JSONResponse:
-    """The error in the dialect of the endpoint that was called."""
-    if request.url.path not in REMOVEBG_PATHS:
-        return _json(status, detail, headers)
-    mapped, default_code, title = _REMOVEBG.get(status, (status, "error", "Error"))
-    body = {"errors": [{"title": title, "code": code or default_code, "detail": detail}]}
-    return JSONResponse(body, status_code=mapped, headers=headers)
+    """The error in the dialect of the endpoint that was called.
+
+    An error answered before the body was read (a bad key, a rate limit, a refused size) closes
+    the connection: a client that streams its upload and stops once it sees an answer would
+    otherwise wait forever for the server to drain a body it no longer sends."""
+    headers = dict(headers or {})
+    if body_unread(request):
+        headers["Connection"] = "close"
+    if removebg_dialect(request.url.path):
+        mapped, default_code = _REMOVEBG.get(status, (status, "error"))
+        code = code or default_code
+        body = {"errors": [{"title": title_of(code), "code": code, "detail": detail}]}
+        return JSONResponse(body, status_code=mapped, headers=headers)
+    return _json(status, detail, headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -118,6 +159,11 @@ def install_error_handlers(app: FastAPI) -> None:
         code = next((c for kind, c in _IMAGE_CODE.items() if isinstance(exc, kind)), None)
         headers = getattr(request.state, "extra_headers", {})
         return error_response(request, image_error_status(exc), str(exc), headers, code)
+
+    @app.exception_handler(LayoutError)
+    async def _layout(request: Request, exc: LayoutError) -> JSONResponse:
+        headers = getattr(request.state, "extra_headers", {})
+        return error_response(request, 400, str(exc), headers, exc.code)
 
     @app.exception_handler(OverBudgetError)
     async def _over_budget(request: Request, exc: OverBudgetError) -> JSONResponse:

@@ -16,6 +16,7 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 log = logging.getLogger("alphamatte.ratelimit")
+REQUESTS, MEGAPIXELS = "key", "megapixels"  # the two scopes (see RateLimiter)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,11 @@ class InProcessStorage(MemoryStorage):
 
 
 class RateLimiter:
-    """Per-key request limits, plus a per-address limit on failed authentications.
+    """Per-key limits on two scopes, plus a limit on failed authentications.
+
+    ``key``: requests per window (the withoutbg endpoints, ALPHAMATTE_RATE_LIMIT).
+    ``megapixels``: remove.bg's rule on its endpoints: each image costs its megapixels, rounded
+    up (at least 1), out of a budget per window (ALPHAMATTE_REMOVEBG_RATE_LIMIT).
 
     When the storage (Redis) is unreachable the limiter **fails open**: requests are let
     through and a warning is logged. Credits stay exact regardless, because they live in the
@@ -72,9 +77,14 @@ class RateLimiter:
     """
 
     def __init__(
-        self, default: str, storage_url: str = "memory://", auth_failures: str = "20/minute"
+        self,
+        default: str,
+        storage_url: str = "memory://",
+        auth_failures: str = "20/minute",
+        megapixels: str = "500/minute",
     ) -> None:
-        self.default = parse(default)
+        self.defaults = {REQUESTS: parse(default), MEGAPIXELS: parse(megapixels)}
+        self.default = self.defaults[REQUESTS]
         self.auth_failures = parse(auth_failures)
         options = {"socket_timeout": 1, "socket_connect_timeout": 1}
         networked = not storage_url.startswith("memory")
@@ -94,21 +104,26 @@ class RateLimiter:
         if self._in_process is not None:
             self._in_process.expire()
 
-    def item_for(self, override: str | None) -> RateLimitItem:
-        return parse(override) if override else self.default
+    def item_for(self, override: str | None, scope: str = REQUESTS) -> RateLimitItem:
+        return parse(override) if override else self.defaults[scope]
 
-    def hit(self, key_id: int, override: str | None) -> RateState:
-        item = self.item_for(override)
+    def hit(
+        self, key_id: int, override: str | None, *, scope: str = REQUESTS, cost: int = 1
+    ) -> RateState:
+        """Spend ``cost`` units of the key's window in ``scope``; nothing is spent when they
+        do not fit (``allowed`` is then False)."""
+        item = self.item_for(override, scope)
         try:
-            allowed = self._limiter.hit(item, "key", str(key_id))
-            return self._state(item, "key", str(key_id), allowed)
+            allowed = self._limiter.hit(item, scope, str(key_id), cost=cost)
+            return self._state(item, scope, str(key_id), allowed)
         except Exception as exc:  # storage down: fail open, see the class docstring
             return self._unavailable(item, exc)
 
-    def peek(self, key_id: int, override: str | None) -> RateState:
-        item = self.item_for(override)
+    def peek(self, key_id: int, override: str | None, *, scope: str = REQUESTS) -> RateState:
+        """The window as it stands; ``allowed`` when at least one unit is left."""
+        item = self.item_for(override, scope)
         try:
-            return self._state(item, "key", str(key_id), True)
+            return self._state(item, scope, str(key_id), None)
         except Exception as exc:
             return self._unavailable(item, exc)
 
@@ -133,8 +148,12 @@ class RateLimiter:
             return 60
         return max(1, math.ceil(stats.reset_time - time.time()))
 
-    def _state(self, item: RateLimitItem, scope: str, ident: str, allowed: bool) -> RateState:
+    def _state(
+        self, item: RateLimitItem, scope: str, ident: str, allowed: bool | None
+    ) -> RateState:
         stats = self._limiter.get_window_stats(item, scope, ident)
+        if allowed is None:
+            allowed = stats.remaining > 0
         return RateState(allowed, item.amount, stats.remaining, stats.reset_time)
 
     @staticmethod

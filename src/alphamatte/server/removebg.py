@@ -8,16 +8,16 @@ depends on the photo (``roi`` against its size) is checked once its header is re
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from alphamatte.engine.product import ProductSpec
 from alphamatte.imaging.layout import LayoutError
 from alphamatte.imaging.product import ProductOptions
 from alphamatte.server.accounting.amounts import MILLI
+from alphamatte.server.body import decode_base64
 from alphamatte.server.errors import ApiError
 
 # Output size caps in pixels (remove.bg's names; ``auto`` gives the largest it serves).
@@ -34,7 +34,23 @@ SIZES: dict[str, int] = {
 }
 PREVIEW_SIZES = frozenset({"preview", "small", "regular"})
 PRICES_MILLI = {"preview": MILLI // 4, "other": MILLI}  # 0.25 credits, 1 credit
-TYPES = frozenset({"auto", "person", "product", "animal", "car", "transportation", "graphic"})
+# Every value remove.bg's clients send ("graphic" is an older spelling); the model finds the
+# subject itself, so each is accepted and none changes the result.
+TYPES = frozenset(
+    {
+        "auto",
+        "person",
+        "product",
+        "animal",
+        "car",
+        "car_interior",
+        "car_part",
+        "transportation",
+        "graphics",
+        "graphic",
+        "other",
+    }
+)
 TYPE_LEVELS = frozenset({"none", "latest", "1", "2"})
 FORMATS = frozenset({"auto", "png", "jpg", "webp", "zip"})
 SOURCES = ("image_file", "image_file_b64", "image_url")
@@ -63,6 +79,10 @@ class RemoveBgRequest:
         return SIZES[self.size]
 
     @property
+    def spec(self) -> ProductSpec:
+        return ProductSpec(self.max_pixels, self.format, self.options, self.roi)
+
+    @property
     def price_milli(self) -> int:
         return PRICES_MILLI["preview" if self.size in PREVIEW_SIZES else "other"]
 
@@ -74,7 +94,7 @@ def fields_of(content_type: str, body: bytes) -> tuple[dict[str, str], bytes | N
     if kind == "application/json":
         try:
             parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise bad("invalid_request", "The body is not valid JSON.") from exc
         if not isinstance(parsed, dict):
             raise bad("invalid_request", "The JSON body must be an object of fields.")
@@ -137,7 +157,8 @@ def read_request(
             raise bad("invalid_request", "image_file must be an uploaded file.")
         image = upload
     else:
-        image = _base64(fields["image_file_b64"], max_image_bytes)
+        text = fields["image_file_b64"].encode("ascii", "replace")
+        image = decode_base64(text, max_image_bytes, field="image_file_b64")
     if len(image) > max_image_bytes:
         raise bad("file_too_large", f"The image is larger than {max_image_bytes:,} bytes.")
     size = fields.get("size", "auto").strip().lower()
@@ -216,14 +237,3 @@ def _colour(value: str | None) -> str | None:
     if len(text) in (4, 8) and all(c in "0123456789abcdefABCDEF" for c in text):
         text = text[: len(text) * 3 // 4]
     return text
-
-
-def _base64(text: str, max_image_bytes: int) -> bytes:
-    if len(text) > (max_image_bytes + 2) // 3 * 4 + 4:
-        raise bad("file_too_large", f"The image is larger than {max_image_bytes:,} bytes.")
-    if text.startswith("data:") and "," in text:
-        text = text.split(",", 1)[1]
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise bad("invalid_image", "image_file_b64 is not valid base64.") from exc

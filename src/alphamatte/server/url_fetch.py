@@ -24,6 +24,7 @@ import httpx
 from alphamatte.server.errors import ApiError
 
 MAX_REDIRECTS = 3
+MAX_URL_CHARS = 2048
 CHUNK = 64 * 1024
 
 
@@ -44,15 +45,29 @@ def _refused(code: str, detail: str) -> ApiError:
     return ApiError(400, detail, code=code)
 
 
+def _host_and_port(url: str) -> tuple[str, int]:
+    """The host and port of an http(s) URL; 400 for anything malformed, or carrying
+    credentials (they would be sent to the host, and again after a redirect)."""
+    invalid = _refused("invalid_image_url", "image_url must be a valid http or https URL.")
+    if len(url) > MAX_URL_CHARS or not url.isascii() or not url.isprintable() or " " in url:
+        raise invalid
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # brackets that do not close, a port past 65535, two ports...
+        raise invalid from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise invalid
+    if "@" in parts.netloc:
+        raise _refused("invalid_image_url", "image_url must not carry a user name or password.")
+    return host.lower(), port or (443 if parts.scheme == "https" else 80)
+
+
 async def check_target(url: str, hosts: list[str]) -> None:
     """Refuse ``url`` unless its scheme, host and every address it resolves to are allowed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _refused("invalid_image_url", "image_url must be an http or https URL.")
-    host = parts.hostname.lower()
+    host, port = _host_and_port(url)
     if not _listed(host, hosts):
         raise _refused("url_not_allowed", f"{host} is not on this server's list of image hosts.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         found = await anyio.to_thread.run_sync(
             lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -87,7 +102,12 @@ async def fetch_image(url: str, *, hosts: list[str], max_bytes: int, timeout_s: 
                     async with client.stream("GET", url) as response:
                         if response.is_redirect:
                             location = response.headers.get("location", "")
-                            url = urljoin(url, location)
+                            try:
+                                url = urljoin(url, location)
+                            except ValueError as exc:
+                                raise _refused(
+                                    "url_fetch_failed", "image_url redirected to a bad URL."
+                                ) from exc
                             continue
                         if response.status_code != 200:
                             raise _refused(
@@ -105,7 +125,7 @@ async def fetch_image(url: str, *, hosts: list[str], max_bytes: int, timeout_s: 
                         return bytes(body)
             except (TimeoutError, httpx.TimeoutException) as exc:
                 raise _refused("url_timeout", f"image_url took over {timeout_s:g} s.") from exc
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, ValueError) as exc:
                 raise _refused("url_fetch_failed", "image_url could not be fetched.") from exc
     raise _refused("url_fetch_failed", f"image_url redirected more than {MAX_REDIRECTS} times.")
 

@@ -29,6 +29,7 @@ class ApiKey:
     rate_limit: str | None
     revoked: bool
     created_at: datetime
+    removebg_rate_limit: str | None = None  # megapixels per window on remove.bg's endpoints
 
     @property
     def credits(self) -> Credits:
@@ -54,6 +55,7 @@ def _row_to_key(row: object) -> ApiKey:
         rate_limit=mapping["rate_limit"],
         revoked=bool(mapping["revoked"]),
         created_at=mapping["created_at"],
+        removebg_rate_limit=mapping["removebg_rate_limit"],
     )
 
 
@@ -64,6 +66,7 @@ def create_key(
     credits: int = 0,
     expires_at: datetime | None = None,
     rate_limit: str | None = None,
+    removebg_rate_limit: str | None = None,
     validity: timedelta | None = None,
     actor: Actor = Actor.CLI,
 ) -> tuple[ApiKey, str]:
@@ -86,6 +89,7 @@ def create_key(
                 credits=to_milli(credits),
                 expires_at=expires_at,
                 rate_limit=rate_limit,
+                removebg_rate_limit=removebg_rate_limit,
                 revoked=False,
                 created_at=now,
             )

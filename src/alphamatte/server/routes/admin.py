@@ -61,8 +61,9 @@ class NewKey(BaseModel):
     credits: int = Field(default=0, ge=0, le=10**12)
     expires_at: Expiry = None
     rate_limit: str | None = Field(default=None, max_length=64)
+    removebg_rate_limit: str | None = Field(default=None, max_length=64)  # megapixels
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "removebg_rate_limit")
     @classmethod
     def _rate(cls, value: str | None) -> str | None:
         if value is not None and not valid_rate_limit(value):
@@ -89,6 +90,7 @@ def _public(key: keys.ApiKey) -> dict[str, Any]:
         "credits": key.credits,
         "expires_at": key.expires_at.isoformat(sep=" ") if key.expires_at else None,
         "rate_limit": key.rate_limit,
+        "removebg_rate_limit": key.removebg_rate_limit,
         "revoked": key.revoked,
         "created_at": key.created_at.isoformat(sep=" "),
     }
@@ -103,6 +105,7 @@ async def create(body: NewKey, state: State, _: Admin) -> dict[str, Any]:
             credits=body.credits,
             expires_at=body.expires_at,
             rate_limit=body.rate_limit,
+            removebg_rate_limit=body.removebg_rate_limit,
             validity=state.settings.credit_validity,
             actor=Actor.ADMIN_API,
         )

@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from time import perf_counter
@@ -21,9 +20,8 @@ from alphamatte.engine.matting import Matter
 from alphamatte.engine.pipeline import MatteResult, run_matting
 from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
 from alphamatte.imaging.encode import encode_png
-from alphamatte.server.accounting import credits, idempotency
-from alphamatte.server.accounting.amounts import MILLI
-from alphamatte.server.accounting.keys import ApiKey
+from alphamatte.server.accounting import idempotency
+from alphamatte.server.billing import Paid
 from alphamatte.server.body import (
     MARGIN,
     base64_body_limit,
@@ -31,8 +29,8 @@ from alphamatte.server.body import (
     image_from_multipart,
     read_limited,
 )
-from alphamatte.server.deps import authenticated_key, get_state, off_loop_if, rate_limited_key
-from alphamatte.server.errors import CREDITS_EXPIRED, INSUFFICIENT_CREDIT, INVALID_KEY, ApiError
+from alphamatte.server.deps import INLINE_BYTES, authorised, off_loop_if
+from alphamatte.server.errors import ApiError
 from alphamatte.server.result_cache import result_key
 from alphamatte.server.state import ServerState
 
@@ -126,7 +124,7 @@ async def _produce(
         **getattr(request.state, "extra_headers", {}),
         "X-Result-Cache": "hit" if png is not None else "miss",
     }
-    paid = Paid(state, key_id, request.state.request_id, request.url.path, record)
+    paid: Paid[bytes] = Paid(state, key_id, request.state.request_id, request.url.path, record)
     if png is not None:
         hit = png
         return await paid.settle(request, anyio.to_thread.run_sync(paid.run, lambda: hit))
@@ -154,64 +152,6 @@ async def _produce(
         return await paid.settle(request, state.executor.run(work))
 
 
-class Paid:
-    """Reserve → produce → charge on the calling (worker) thread, refunding on failure."""
-
-    def __init__(
-        self,
-        state: ServerState,
-        key_id: int,
-        request_id: str,
-        endpoint: str,
-        record: Record | None,
-        milli: int = MILLI,
-    ) -> None:
-        self.state, self.key_id, self.request_id = state, key_id, request_id
-        self.endpoint, self.record, self.milli = endpoint, record, milli
-        # Set when the request's task is cancelled while the job runs on: its result will
-        # never be sent, so the job refunds instead of charging.
-        self.abandoned = threading.Event()
-
-    def run(self, produce: Callable[[], bytes]) -> tuple[bytes, bool]:
-        db = self.state.db
-        outcome = credits.reserve(db, self.key_id, self.request_id, self.endpoint, self.milli)
-        if outcome is credits.Reservation.EXPIRED:
-            raise ApiError(403, CREDITS_EXPIRED)
-        if outcome is credits.Reservation.NO_CREDIT:
-            raise ApiError(402, INSUFFICIENT_CREDIT)
-        if outcome is credits.Reservation.REVOKED:
-            raise ApiError(401, INVALID_KEY)
-        try:
-            png = produce()
-        except BaseException:
-            credits.refund(db, self.request_id)
-            raise
-        if self.abandoned.is_set():
-            credits.refund(db, self.request_id)
-            return png, False
-        also = self.record(png) if self.record is not None else None
-        # Not charged only if the reaper refunded the reservation first (a request that
-        # outlived ALPHAMATTE_RESERVATION_TIMEOUT_S): the caller gets the result, for free.
-        charged = credits.charge(db, self.request_id, also)
-        if charged:
-            self.state.metrics.credits.inc()
-        return png, charged
-
-    async def settle(self, request: Request, job: Awaitable[tuple[bytes, bool]]) -> bytes:
-        try:
-            png, charged = await job
-        except BaseException:
-            self.abandoned.set()
-            raise
-        request.state.credits_charged = 1 if charged else 0
-        return png
-
-
-# Work on a body this small (hash, header parse, base64) takes less time than a hop to a
-# thread; larger bodies go to one so that the event loop never stalls on them.
-INLINE_BYTES = 256 * 1024
-
-
 async def sha256_hex(data: bytes) -> str:
     """Hash on the event loop when it is quick; a 10 MB upload (~10 ms) goes to a thread."""
     return await off_loop_if(len(data) > INLINE_BYTES, lambda: hashlib.sha256(data).hexdigest())
@@ -237,18 +177,6 @@ def _success_headers(request: Request, charged: int | None = None) -> dict[str, 
     if charged is None:
         charged = getattr(request.state, "credits_charged", 1)
     return {**getattr(request.state, "extra_headers", {}), "X-Credits-Charged": str(charged)}
-
-
-async def authorised(request: Request) -> tuple[ServerState, ApiKey]:
-    """The key, authenticated and within its rate limit (401/429 before the body is read).
-
-    Called directly rather than through FastAPI's Depends, which solved the same three steps
-    as a graph on every request: 8.6 % of the GIL-held time in a profile, and 8.4 → 7.2 ms of
-    server CPU per request (median of 3 alternating load.py runs) once gone. The OpenAPI
-    document is unchanged: these dependencies read only the request."""
-    state = get_state(request)
-    key = await authenticated_key(request, state, recent=state.recent_keys)
-    return state, await rate_limited_key(request, state, key)
 
 
 Render = Callable[[bytes], tuple[bytes, str]]  # png → (response body, media type)

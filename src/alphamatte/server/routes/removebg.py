@@ -5,32 +5,36 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request, Response
 from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from alphamatte.engine.matting import Matter
-from alphamatte.imaging.compose import apply_alpha, cutout
-from alphamatte.imaging.decode import DecodedImage, decode, decode_opened, open_checked
-from alphamatte.imaging.encode import MEDIA_TYPES, encode_zip
+from alphamatte.engine.product import Product, capped_size, check_writable, make_product
+from alphamatte.imaging.decode import decode_opened, open_checked
+from alphamatte.imaging.encode import MEDIA_TYPES
 from alphamatte.imaging.errors import ImageError
-from alphamatte.imaging.layout import Box, LayoutError, parse_roi, subject_box
-from alphamatte.imaging.product import encode_laid_out, lay_out
-from alphamatte.imaging.resize import resize_image, to_uint8
+from alphamatte.imaging.layout import Box
 from alphamatte.server.accounting.amounts import from_milli
+from alphamatte.server.accounting.keys import ApiKey
+from alphamatte.server.admission import background_cost
+from alphamatte.server.billing import Paid
 from alphamatte.server.body import MARGIN, base64_body_limit, read_limited
-from alphamatte.server.deps import Key, State, off_loop_if
+from alphamatte.server.deps import (
+    Key,
+    State,
+    authenticated_key,
+    get_state,
+    megapixels_left,
+    spend_megapixels,
+)
 from alphamatte.server.errors import ApiError
 from alphamatte.server.removebg import RemoveBgRequest, bad, fields_of, read_request
-from alphamatte.server.routes.matte import INLINE_BYTES, Paid, authorised
 from alphamatte.server.state import ServerState
 from alphamatte.server.url_fetch import allowed_hosts, fetch_image
 
@@ -87,16 +91,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@dataclass
-class _Result:
-    """What the worker thread made, besides the body: for the headers and the JSON answer."""
-
-    width: int = 0
-    height: int = 0
-    foreground: Box | None = None
-    format: str = "png"
-
-
 async def _multipart(
     request: Request, body: bytes, limit: int
 ) -> tuple[dict[str, str], bytes | None, bytes | None]:
@@ -113,31 +107,25 @@ async def _multipart(
     except MultiPartException as exc:
         raise bad("invalid_request", f"Malformed multipart body: {exc.message}") from exc
     fields: dict[str, str] = {}
-    upload: bytes | None = None
-    background: bytes | None = None
+    files: dict[str, bytes] = {}
     try:
         for name, value in form.multi_items():
+            if name in files or (name in fields and value != ""):
+                # Two values for one field: refuse rather than let the last one win.
+                code = "multiple_sources" if name == "image_file" else "invalid_request"
+                raise bad(code, f"Send {name} once.")
             if isinstance(value, UploadFile):
-                if name == "image_file":
-                    upload = await value.read()
-                elif name == "bg_image_file":
-                    background = await value.read()
+                if name in ("image_file", "bg_image_file"):
+                    files[name] = await value.read()
             elif value != "":
                 fields[name] = value
     finally:
         await form.close()
-    return fields, upload, background
+    return fields, files.get("image_file"), files.get("bg_image_file")
 
 
-@router.post(
-    "/removebg",
-    openapi_extra=_BODY,
-    responses=_ERRORS,
-    response_class=Response,
-    summary="remove.bg-compatible cutout (an image, or JSON with Accept: application/json)",
-)
-async def removebg(request: Request) -> Response:
-    state, key = await authorised(request)
+async def _read(request: Request, state: ServerState) -> RemoveBgRequest:
+    """The request's fields, checked, with its images' bytes (fetched when given as URLs)."""
     limit = state.settings.removebg_max_input_bytes
     body = await read_limited(
         request, base64_body_limit(limit) + MARGIN, state.settings.body_timeout_s
@@ -159,148 +147,112 @@ async def removebg(request: Request) -> Response:
             asked.background_url, hosts=hosts, max_bytes=limit, timeout_s=timeout
         )
         asked = replace(asked, background=under)
-    result = _Result()
-    data = await _produce(request, state, key.id, asked, result)
+    return asked
+
+
+@router.post(
+    "/removebg",
+    openapi_extra=_BODY,
+    responses=_ERRORS,
+    response_class=Response,
+    summary="remove.bg-compatible cutout (an image, or JSON with Accept: application/json)",
+)
+@router.post("/removebg/", include_in_schema=False, response_class=Response)
+async def removebg(request: Request) -> Response:
+    state = get_state(request)
+    key = await authenticated_key(request, state, recent=state.recent_keys)
+    await megapixels_left(request, state, key)
+    asked = await _read(request, state)
+    made = await _produce(request, state, key, asked)
+    return _answer(request, asked, made)
+
+
+def _answer(request: Request, asked: RemoveBgRequest, made: Product) -> Response:
     charged = getattr(request.state, "credits_charged", 0)
+    foreground = made.foreground or Box(0, 0, 0, 0)
     headers = {
         **getattr(request.state, "extra_headers", {}),
         "X-Credits-Charged": str(from_milli(asked.price_milli) if charged else 0),
-        "X-Width": str(result.width),
-        "X-Height": str(result.height),
+        "X-Width": str(made.width),
+        "X-Height": str(made.height),
+        "X-Foreground-Top": str(foreground.top),
+        "X-Foreground-Left": str(foreground.left),
+        "X-Foreground-Width": str(foreground.width),
+        "X-Foreground-Height": str(foreground.height),
     }
-    foreground = result.foreground or Box(0, 0, 0, 0)
-    headers.update(
+    if "application/json" not in request.headers.get("accept", "").lower():
+        return Response(made.data, media_type=MEDIA_TYPES[made.format], headers=headers)
+    # Base64 is ASCII that JSON never escapes, so the body is joined as bytes.
+    head = b'{"data": {"result_b64": "'
+    tail = json.dumps(
         {
-            "X-Foreground-Top": str(foreground.top),
-            "X-Foreground-Left": str(foreground.left),
-            "X-Foreground-Width": str(foreground.width),
-            "X-Foreground-Height": str(foreground.height),
+            "foreground_top": foreground.top,
+            "foreground_left": foreground.left,
+            "foreground_width": foreground.width,
+            "foreground_height": foreground.height,
         }
-    )
-    if "application/json" in request.headers.get("accept", "").lower():
-
-        def as_json() -> bytes:
-            answer = {
-                "data": {
-                    "result_b64": base64.b64encode(data).decode("ascii"),
-                    "foreground_top": foreground.top,
-                    "foreground_left": foreground.left,
-                    "foreground_width": foreground.width,
-                    "foreground_height": foreground.height,
-                }
-            }
-            return json.dumps(answer).encode()
-
-        # A full-size cutout's base64 takes tens of ms: off the event loop when large.
-        content = await off_loop_if(len(data) > INLINE_BYTES, as_json)
-        return Response(content, media_type="application/json", headers=headers)
-    return Response(data, media_type=MEDIA_TYPES[result.format], headers=headers)
+    ).encode()
+    content = b"".join((head, base64.b64encode(made.data), b'", ', tail[1:], b"}"))
+    return Response(content, media_type="application/json", headers=headers)
 
 
 async def _produce(
-    request: Request, state: ServerState, key_id: int, asked: RemoveBgRequest, result: _Result
-) -> bytes:
-    """Admit by memory → decode → reserve the price → matte and render → charge."""
+    request: Request, state: ServerState, key: ApiKey, asked: RemoveBgRequest
+) -> Product:
+    """Read the headers → refuse what cannot be written → spend the megapixels → admit by
+    memory → decode → reserve the price → make the product → charge."""
     settings = state.settings
     matter = state.matter
     if matter is None:
         raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
-    paid = Paid(state, key_id, request.state.request_id, request.url.path, None, asked.price_milli)
+    paid: Paid[Product] = Paid(
+        state, key.id, request.state.request_id, request.url.path, None, asked.price_milli
+    )
+    spec = asked.spec
     async with AsyncExitStack() as admitted:
 
-        def open_header() -> Image.Image:
-            return open_checked(
+        def open_header() -> tuple[Image.Image, Image.Image | None]:
+            photo = open_checked(
                 asked.image, max_bytes=len(asked.image), max_pixels=settings.max_pixels
             )
+            if asked.background is None:
+                return photo, None
+            try:
+                under = open_checked(
+                    asked.background,
+                    max_bytes=len(asked.background),
+                    max_pixels=settings.max_pixels,
+                )
+            except ImageError as exc:
+                photo.close()
+                raise bad("invalid_bg_image", f"bg_image_file: {exc}") from exc
+            return photo, under
 
-        opened = await state.executor.run(open_header)
+        opened, under = await state.executor.run(open_header)
         admitted.callback(opened.close)
+        if under is not None:
+            admitted.callback(under.close)
+        check_writable(spec, *opened.size)
+        out_w, out_h = capped_size(*opened.size, spec.max_pixels)
+        await spend_megapixels(request, state, key, out_w * out_h)
         cost = state.memory.cost(*opened.size, "cutout") + 2 * len(asked.image)
+        if under is not None:
+            cost += background_cost(under.size, (out_w, out_h)) + 2 * len(asked.background or b"")
         await admitted.enter_async_context(state.memory.admit(cost))
 
-        def work() -> tuple[bytes, bool]:
+        def work() -> tuple[Product, bool]:
             image = decode_opened(opened, max_pixels=settings.max_pixels)
-            under = _background(asked.background, settings.max_pixels)
-            return paid.run(lambda: _render(matter, image, asked, result, under))
+            rgb = image.upright()
+            del image
+            backdrop = None
+            if under is not None:
+                try:
+                    backdrop = decode_opened(under, max_pixels=settings.max_pixels).upright()
+                except ImageError as exc:
+                    raise bad("invalid_bg_image", f"bg_image_file: {exc}") from exc
+            return paid.run(lambda: make_product(matter, rgb, spec, backdrop))
 
-        data = await paid.settle(request, state.executor.run(work))
-    return data
-
-
-def _background(data: bytes | None, max_pixels: int) -> np.ndarray | None:
-    """The uploaded background image, upright RGB; a bad one is the client's 400."""
-    if data is None:
-        return None
-    try:
-        return decode(data, max_bytes=len(data), max_pixels=max_pixels).upright()
-    except ImageError as exc:
-        raise bad("invalid_bg_image", f"bg_image_file: {exc}") from exc
-
-
-def _render(
-    matter: Matter,
-    image: DecodedImage,
-    asked: RemoveBgRequest,
-    result: _Result,
-    background: np.ndarray | None = None,
-) -> bytes:
-    """On the worker thread: the photo at the size asked, matted (in ``roi`` only), cut out,
-    laid out and encoded."""
-    rgb = image.upright()
-    height, width = rgb.shape[:2]
-    try:
-        roi = parse_roi(asked.roi, width, height) if asked.roi else None
-    except LayoutError as exc:
-        raise bad(exc.code, str(exc)) from exc
-    if width * height > asked.max_pixels:
-        factor = math.sqrt(asked.max_pixels / (width * height))
-        new_w, new_h = max(1, math.floor(width * factor)), max(1, math.floor(height * factor))
-        rgb = resize_image(rgb, new_w, new_h)
-        if roi is not None:
-            roi = _scaled(roi, new_w / width, new_h / height)
-        width, height = new_w, new_h
-    if roi is None:
-        alpha = matter.predict_float(rgb)
-    else:
-        # The model sees only the region: more of its pixels go to a small subject, and
-        # nothing outside can be foreground.
-        alpha = np.zeros((height, width), np.float32)
-        region = np.ascontiguousarray(rgb[roi.top : roi.bottom, roi.left : roi.right])
-        alpha[roi.top : roi.bottom, roi.left : roi.right] = matter.predict_float(region)
-    options = asked.options
-    if options.format == "zip" and not (
-        options.crop or options.scale or options.position or options.shadow
-    ):
-        # Nothing to lay out: the photo and its matte go into the archive as they are.
-        matte = to_uint8(alpha)
-        result.format, result.width, result.height = "zip", width, height
-        result.foreground = subject_box(matte)
-        return encode_zip(rgb, matte)
-    # Edge colours are estimated (decontaminated) only where we composite them: a zip's
-    # color.jpg is the photo's own colours, for clients that composite themselves, and an alpha
-    # channel has no colours. On a 12 MP photo of fur the estimate took 2.4 s, the matte 0.7 s.
-    plain = options.format == "zip" or options.channels == "alpha"
-    rgba = apply_alpha(rgb, alpha) if plain else cutout(rgb, alpha)
-    laid_out = lay_out(rgba, options)
-    fmt = asked.format
-    if fmt == "auto":
-        opaque = (
-            options.bg_color is not None
-            or background is not None
-            or bool(laid_out[..., 3].min() == 255)
-        )
-        fmt = "jpg" if opaque and options.channels == "rgba" else "png"
-    result.format = fmt
-    result.height, result.width = laid_out.shape[:2]
-    result.foreground = subject_box(laid_out[..., 3])
-    return encode_laid_out(laid_out, replace(options, format=fmt), background=background)
-
-
-def _scaled(box: Box, sx: float, sy: float) -> Box:
-    left, top = math.floor(box.left * sx), math.floor(box.top * sy)
-    right = max(left + 1, math.ceil(box.right * sx))
-    bottom = max(top + 1, math.ceil(box.bottom * sy))
-    return Box(left, top, right, bottom)
+        return await paid.settle(request, state.executor.run(work))
 
 
 @router.get("/account", summary="remove.bg's account view of this key's credits")

@@ -29,6 +29,8 @@ api_keys = Table(
     Column("credits", BigInteger, nullable=False, default=0),  # thousandths of a credit
     Column("expires_at", DateTime(timezone=False), nullable=True),
     Column("rate_limit", String(64), nullable=True),  # None: the server default
+    # megapixels per window on remove.bg's endpoints; None: the server default (migration 0005)
+    Column("removebg_rate_limit", String(64), nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=False), nullable=False),
 )
