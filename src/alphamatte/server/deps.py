@@ -58,26 +58,45 @@ async def authenticated_key(
     raw = request.headers.get("x-api-key")
     key = recent.get(raw) if recent is not None else None
     if key is None:
-        # Guessing is throttled per address *and* presented key prefix: a flood of bad keys
-        # from behind a shared NAT or proxy does not lock out the good keys sent from there
-        # (the prefix is random per key, so a guesser cannot aim at one it does not know).
-        attempt = f"{client_address(request)}|{(raw or '')[:PREFIX_CHARS]}"
-        limiter = state.limiter
-        if await off_loop_if(limiter.blocking, limiter.auth_blocked, attempt):
-            wait = await off_loop_if(limiter.blocking, limiter.auth_retry_after, attempt)
-            raise ApiError(
-                429,
-                f"Too many failed authentication attempts with this key; retry in {wait} s.",
-                {"Retry-After": str(wait)},
-            )
-        key = await anyio.to_thread.run_sync(authenticate, state.db, raw)
-        if key is None:
-            await off_loop_if(limiter.blocking, limiter.auth_failed, attempt)
-            raise ApiError(401, INVALID_KEY)
+        key = await _looked_up(request, state, raw)
         if recent is not None and raw:
             recent.put(raw, key)
     request.state.key_id = key.id
     return key
+
+
+async def _looked_up(request: Request, state: ServerState, raw: str | None) -> ApiKey:
+    """The live key for ``raw``, with failed attempts throttled without locking out good keys.
+
+    Failures are counted per address and presented key prefix, and per address. A pair over
+    the limit (a client retrying one bad or revoked key) is answered 429 before any lookup. An
+    address over it (guessing many keys) still has each key looked up: a good one is served, a
+    bad one gets 429 instead of 401, so a flood from behind a shared NAT or proxy never locks
+    out the good keys sent from there."""
+    address = client_address(request)
+    pair = f"{address}|{(raw or '')[:PREFIX_CHARS]}"
+    limiter = state.limiter
+    if await off_loop_if(limiter.blocking, limiter.auth_blocked, pair):
+        raise await _throttled(state, pair)
+    key = await anyio.to_thread.run_sync(authenticate, state.db, raw)
+    if key is not None:
+        return key
+    blocked = await off_loop_if(limiter.blocking, limiter.auth_blocked, address)
+    for counted in (pair, address):
+        await off_loop_if(limiter.blocking, limiter.auth_failed, counted)
+    if blocked:
+        raise await _throttled(state, address)
+    raise ApiError(401, INVALID_KEY)
+
+
+async def _throttled(state: ServerState, counted: str) -> ApiError:
+    limiter = state.limiter
+    wait = await off_loop_if(limiter.blocking, limiter.auth_retry_after, counted)
+    return ApiError(
+        429,
+        f"Too many failed authentication attempts; retry in {wait} s.",
+        {"Retry-After": str(wait)},
+    )
 
 
 Key = Annotated[ApiKey, Depends(require_key)]
