@@ -11,8 +11,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from tests.conftest import image_bytes
 from tests.server.live import LiveServer
 from tests.server.test_removebg import HEIGHT, PHOTO, WIDTH, decode
 from tests.services import missing
@@ -96,3 +99,46 @@ def test_the_npm_client_works_with_only_its_endpoint_changed(
     # Errors come back as remove.bg's list, which the client hands over as they are.
     assert results["bad_key"]["error"][0]["code"] == "auth_failed"
     assert results["url"]["error"][0]["code"] == "url_fetch_disabled"
+
+
+STREAMING = """
+const client = require(process.env.CLIENT);
+client.removeBackgroundFromImageFile({path: process.env.PHOTO, apiKey: process.env.KEY})
+  .then(() => console.log(JSON.stringify({ok: true})))
+  .catch((e) => console.log(JSON.stringify({error: e})));
+"""
+
+
+@pytest.mark.parametrize("refusal", ["bad_key", "rate_limited"])
+def test_the_npm_client_streaming_a_large_file_is_not_left_hanging(
+    live: LiveServer, node_client: Path, tmp_path: Path, refusal: str
+) -> None:
+    """The client pipes the file and stops once it has an answer: an early 403 or 429 must
+    close the connection, or it waits forever for the server to read the rest."""
+    noise = np.random.default_rng(7).integers(0, 256, (1_700, 1_700, 3), np.uint8)
+    photo = tmp_path / "large.png"
+    photo.write_bytes(image_bytes(Image.fromarray(noise), "PNG"))  # ~8.7 MB
+    key = "am_not_a_key"
+    if refusal == "rate_limited":
+        key = live.new_key(credits=3, removebg_rate_limit="1/minute")
+        small = tmp_path / "small.png"
+        small.write_bytes(PHOTO)
+        env = {**_env(live, node_client, key), "PHOTO": str(small)}
+        subprocess.run(["node", "-e", STREAMING], env=env, timeout=60, check=True)
+    env = {**_env(live, node_client, key), "PHOTO": str(photo)}
+    ran = subprocess.run(
+        ["node", "-e", STREAMING], env=env, capture_output=True, text=True, timeout=30
+    )
+    error = json.loads(ran.stdout)["error"]
+    code = "auth_failed" if refusal == "bad_key" else "rate_limit_exceeded"
+    assert error[0]["code"] == code
+
+
+def _env(live: LiveServer, node_client: Path, key: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "NODE_PATH": str(MODULES),
+        "CLIENT": str(node_client),
+        "REMOVEBG_ENDPOINT": f"{live.url}/v1.0/removebg",
+        "KEY": key,
+    }

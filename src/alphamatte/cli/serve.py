@@ -32,6 +32,7 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from alphamatte.config import Settings
+    from alphamatte.server.lingering import LingeringHTTPProtocol
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = Settings()
@@ -47,6 +48,7 @@ def serve(host: str, port: int, workers: int) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=30,
+        http=LingeringHTTPProtocol,  # early refusals reach clients still uploading
     )
 
 
