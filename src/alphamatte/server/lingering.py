@@ -47,10 +47,10 @@ class LingeringTransport:
         asyncio.get_running_loop().call_later(LINGER_S, transport.close)
 
 
-class LingeringHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc]
+class LingeringHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
     """uvicorn's HTTP protocol over a :class:`LingeringTransport`."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:
         self._lingering = LingeringTransport(transport)
         super().connection_made(self._lingering)
 
