@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # subdomains); empty, the default: image_url is refused. server/url_fetch.py.
     removebg_url_hosts: str = ""
     removebg_url_timeout_s: float = Field(default=15.0, gt=0, le=120)
+    # remove.bg's POST /v1.0/improve: submissions kept per key per 24 hours (0 turns it off).
+    improve_daily_cap: int = Field(default=50, ge=0)
     max_pixels: int = Field(default=50_000_000, ge=1)
     # A request body not fully arrived after this long is answered 408 and its connection
     # closed (10 MB at 2 Mbit/s takes 40 s).

@@ -9,6 +9,7 @@ from alphamatte.cli.batch import batch
 from alphamatte.cli.composite import composite
 from alphamatte.cli.database import db
 from alphamatte.cli.evaluate import eval_command
+from alphamatte.cli.improve import improve
 from alphamatte.cli.info import info
 from alphamatte.cli.local import cutout, matte
 from alphamatte.cli.model import model
@@ -30,6 +31,7 @@ cli.add_command(eval_command)
 cli.add_command(serve)
 cli.add_command(keys)
 cli.add_command(db)
+cli.add_command(improve)
 cli.add_command(info)
 
 

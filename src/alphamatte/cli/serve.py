@@ -58,7 +58,7 @@ def _settings() -> Settings:
     return Settings()
 
 
-def _engine() -> Engine:
+def migrated_engine() -> Engine:
     from alphamatte.server.storage.database import make_engine, migrate
 
     engine = make_engine(_settings().resolved_database_url)
@@ -109,7 +109,7 @@ def create(
     from alphamatte.server.accounting.keys import create_key
 
     key, raw = create_key(
-        _engine(),
+        migrated_engine(),
         name=name,
         credits=credits,
         expires_at=expires,
@@ -135,7 +135,7 @@ def list_command() -> None:
     from alphamatte.server.accounting.keys import list_keys
 
     now = datetime.now()
-    for key in list_keys(_engine()):
+    for key in list_keys(migrated_engine()):
         expires = key.expires_at.date().isoformat() if key.expires_at else "-"
         if key.revoked:
             status = "revoked"
@@ -170,7 +170,11 @@ def topup(key_id: int, credits: int, expires: datetime | None) -> None:
         raise click.BadParameter("0 credits only makes sense with --expires.", param_hint="CREDITS")
     try:
         key = top_up(
-            _engine(), key_id, credits, expires_at=expires, validity=_settings().credit_validity
+            migrated_engine(),
+            key_id,
+            credits,
+            expires_at=expires,
+            validity=_settings().credit_validity,
         )
     except PastExpiryError as exc:
         raise click.BadParameter(str(exc), param_hint="--expires") from None
@@ -187,7 +191,7 @@ def usage_command(key_id: int, after: int, limit: int) -> None:
     """Every credit movement of key KEY_ID (the ledger), then its balance."""
     from alphamatte.server.accounting.ledger import entries, totals
 
-    engine = _engine()
+    engine = migrated_engine()
     found = totals(engine, key_id)
     if found is None:
         raise click.ClickException(f"No key with id {key_id}.")
@@ -208,7 +212,7 @@ def revoke_command(key_id: int) -> None:
     """Revoke key KEY_ID; it stops working at once."""
     from alphamatte.server.accounting.keys import revoke
 
-    if not revoke(_engine(), key_id):
+    if not revoke(migrated_engine(), key_id):
         raise click.ClickException(f"No key with id {key_id}.")
     click.echo(f"key {key_id}: revoked")
 

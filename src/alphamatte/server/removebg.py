@@ -136,31 +136,13 @@ def read_request(
 ) -> RemoveBgRequest:
     """Check every field; the source image's bytes (not decoded yet), or its URL when this
     server fetches URLs (``urls``), with the options."""
-    sources = [name for name in SOURCES if name in fields or (name == "image_file" and upload)]
-    if not sources:
-        raise bad("missing_source", "Send one of image_file, image_file_b64 or image_url.")
-    if len(sources) > 1:
-        raise bad("multiple_sources", f"Send one image source, not {' and '.join(sources)}.")
+    image, url = _source(fields, upload, max_image_bytes, urls=urls)
     if "bg_image_url" in fields and not urls:
         raise bad(
             "url_fetch_disabled", "This server does not fetch bg_image_url: upload bg_image_file."
         )
     if "bg_image_url" in fields and background is not None:
         raise bad("multiple_backgrounds", "Send bg_image_url or bg_image_file, not both.")
-    if sources[0] == "image_url" and not urls:
-        raise bad("url_fetch_disabled", "This server does not fetch image_url: upload the image.")
-    url = fields.get("image_url")
-    if url is not None:
-        image = b""
-    elif sources[0] == "image_file":
-        if upload is None:
-            raise bad("invalid_request", "image_file must be an uploaded file.")
-        image = upload
-    else:
-        text = fields["image_file_b64"].encode("ascii", "replace")
-        image = decode_base64(text, max_image_bytes, field="image_file_b64")
-    if len(image) > max_image_bytes:
-        raise bad("file_too_large", f"The image is larger than {max_image_bytes:,} bytes.")
     size = fields.get("size", "auto").strip().lower()
     if size not in SIZES:
         raise bad("invalid_size", f"size must be one of {', '.join(sorted(SIZES))}.")
@@ -200,6 +182,53 @@ def read_request(
     return RemoveBgRequest(
         image, url, background, background_url, size, fmt, fields.get("roi"), options
     )
+
+
+@dataclass(frozen=True)
+class Improvement:
+    """A ``POST /v1.0/improve`` submission: the image (or its URL), its name and tag."""
+
+    image: bytes  # empty until ``url`` is fetched
+    url: str | None
+    filename: str
+    tag: str
+
+
+def read_improvement(
+    fields: Mapping[str, str], upload: bytes | None, max_image_bytes: int, *, urls: bool = False
+) -> Improvement:
+    """Check a submission's fields: one image source, an optional file name and tag."""
+    image, url = _source(fields, upload, max_image_bytes, urls=urls)
+    return Improvement(
+        image, url, fields.get("image_filename", "")[:255], fields.get("tag", "")[:255]
+    )
+
+
+def _source(
+    fields: Mapping[str, str], upload: bytes | None, max_image_bytes: int, *, urls: bool
+) -> tuple[bytes, str | None]:
+    """The image's bytes (empty when it is to be fetched) and its URL, from exactly one of
+    image_file, image_file_b64 and image_url."""
+    sources = [name for name in SOURCES if name in fields or (name == "image_file" and upload)]
+    if not sources:
+        raise bad("missing_source", "Send one of image_file, image_file_b64 or image_url.")
+    if len(sources) > 1:
+        raise bad("multiple_sources", f"Send one image source, not {' and '.join(sources)}.")
+    if sources[0] == "image_url" and not urls:
+        raise bad("url_fetch_disabled", "This server does not fetch image_url: upload the image.")
+    url = fields.get("image_url")
+    if url is not None:
+        return b"", url
+    if sources[0] == "image_file":
+        if upload is None:
+            raise bad("invalid_request", "image_file must be an uploaded file.")
+        image = upload
+    else:
+        text = fields["image_file_b64"].encode("ascii", "replace")
+        image = decode_base64(text, max_image_bytes, field="image_file_b64")
+    if len(image) > max_image_bytes:
+        raise bad("file_too_large", f"The image is larger than {max_image_bytes:,} bytes.")
+    return image, None
 
 
 def _choice(fields: Mapping[str, str], name: str, allowed: frozenset[str], code: str) -> str:

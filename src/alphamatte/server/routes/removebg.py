@@ -1,5 +1,6 @@
-"""remove.bg's API on our engine, keys, credits and limits: `POST /v1.0/removebg` and
-`GET /v1.0/account`. Errors answer in remove.bg's dialect (server/errors.py)."""
+"""remove.bg's API on our engine, keys, credits and limits: `POST /v1.0/removebg`,
+`GET /v1.0/account` and `POST /v1.0/improve`. Errors answer in remove.bg's dialect
+(server/errors.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from alphamatte.imaging.decode import decode_opened, open_checked
 from alphamatte.imaging.encode import MEDIA_TYPES
 from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import Box
+from alphamatte.server.accounting import improvements
 from alphamatte.server.accounting.amounts import from_milli
 from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.admission import background_cost
@@ -34,7 +36,13 @@ from alphamatte.server.deps import (
     spend_megapixels,
 )
 from alphamatte.server.errors import ApiError
-from alphamatte.server.removebg import RemoveBgRequest, bad, fields_of, read_request
+from alphamatte.server.removebg import (
+    RemoveBgRequest,
+    bad,
+    fields_of,
+    read_improvement,
+    read_request,
+)
 from alphamatte.server.state import ServerState
 from alphamatte.server.url_fetch import allowed_hosts, fetch_image
 
@@ -124,18 +132,25 @@ async def _multipart(
     return fields, files.get("image_file"), files.get("bg_image_file")
 
 
-async def _read(request: Request, state: ServerState) -> RemoveBgRequest:
-    """The request's fields, checked, with its images' bytes (fetched when given as URLs)."""
+async def _body(
+    request: Request, state: ServerState
+) -> tuple[dict[str, str], bytes | None, bytes | None]:
+    """The body's text fields, its image_file and its bg_image_file, within the limits."""
     limit = state.settings.removebg_max_input_bytes
     body = await read_limited(
         request, base64_body_limit(limit) + MARGIN, state.settings.body_timeout_s
     )
     content_type = request.headers.get("content-type", "")
-    background: bytes | None = None
     if content_type.lower().startswith("multipart/form-data"):
-        fields, upload, background = await _multipart(request, body, limit)
-    else:
-        fields, upload = fields_of(content_type, body)
+        return await _multipart(request, body, limit)
+    fields, upload = fields_of(content_type, body)
+    return fields, upload, None
+
+
+async def _read(request: Request, state: ServerState) -> RemoveBgRequest:
+    """The request's fields, checked, with its images' bytes (fetched when given as URLs)."""
+    fields, upload, background = await _body(request, state)
+    limit = state.settings.removebg_max_input_bytes
     hosts = allowed_hosts(state.settings.removebg_url_hosts)
     asked = read_request(fields, upload, limit, urls=bool(hosts), background=background)
     timeout = state.settings.removebg_url_timeout_s
@@ -266,3 +281,39 @@ async def account(state: State, key: Key) -> dict[str, Any]:
             }
         }
     }
+
+
+@router.post(
+    "/improve",
+    responses=_ERRORS,
+    summary="remove.bg's 'help us improve': keep an image (and a tag) for the operator",
+)
+@router.post("/improve/", include_in_schema=False)
+async def improve(request: Request) -> dict[str, str]:
+    state = get_state(request)
+    key = await authenticated_key(request, state, recent=state.recent_keys)
+    cap = state.settings.improve_daily_cap
+    if cap == 0:
+        raise bad("improve_disabled", "This server does not keep improvement submissions.")
+    fields, upload, _ = await _body(request, state)
+    limit = state.settings.removebg_max_input_bytes
+    hosts = allowed_hosts(state.settings.removebg_url_hosts)
+    asked = read_improvement(fields, upload, limit, urls=bool(hosts))
+    image = asked.image
+    if asked.url is not None:
+        timeout = state.settings.removebg_url_timeout_s
+        image = await fetch_image(asked.url, hosts=hosts, max_bytes=limit, timeout_s=timeout)
+
+    def keep() -> str:
+        # Only images are kept: the header is read (and the pixel count checked) first.
+        open_checked(image, max_bytes=limit, max_pixels=state.settings.max_pixels).close()
+        try:
+            return improvements.submit(
+                state.db, key.id, image, filename=asked.filename, tag=asked.tag, daily_cap=cap
+            )
+        except improvements.DailyCapError as exc:
+            raise ApiError(
+                429, f"Improvement submissions: {exc}.", {"Retry-After": "3600"}
+            ) from exc
+
+    return {"id": await state.executor.run(keep)}

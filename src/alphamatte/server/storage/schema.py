@@ -76,3 +76,17 @@ idempotency = Table(
     Column("created_at", DateTime(timezone=False), nullable=False),
     UniqueConstraint("key_id", "idem_key", name="uq_idempotency_key"),
 )
+
+# remove.bg's "improve" submissions: an image a client thinks we got wrong, with its tag, kept
+# for the operator (``alphamatte improve export`` turns them into an eval folder).
+improvements = Table(
+    "improvements",
+    metadata,
+    Column("id", String(36), primary_key=True),  # a UUID, given back to the client
+    Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("tag", String(255), nullable=False),
+    Column("image", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+)
+Index("ix_improvements_key_created", improvements.c.key_id, improvements.c.created_at)

@@ -1,0 +1,39 @@
+"""`alphamatte improve list|export`: remove.bg's "improve" submissions, for the operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from alphamatte.cli.extras import require
+from alphamatte.cli.serve import migrated_engine
+
+
+@click.group("improve")
+def improve() -> None:
+    """Images clients sent to POST /v1.0/improve (in the configured database)."""
+    require("server", "`alphamatte improve`")
+
+
+@improve.command("list")
+def list_command() -> None:
+    """One line per submission: id, key, size, file name, tag, time."""
+    from alphamatte.server.accounting.improvements import listed
+
+    for each in listed(migrated_engine()):
+        click.echo(
+            f"{each.id}\tkey={each.key_id}\t{each.size:,} B\t{each.filename or '-'}\t"
+            f"{each.tag or '-'}\t{each.created_at:%Y-%m-%d %H:%M:%S}"
+        )
+
+
+@improve.command("export")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+def export_command(out: Path) -> None:
+    """Write them as OUT/improve/images/<id>.<ext> with submissions.json; draw each one's
+    ground truth as OUT/improve/alpha/<id>.png, then `alphamatte eval OUT`."""
+    from alphamatte.server.accounting.improvements import export
+
+    count = export(migrated_engine(), out)
+    click.echo(f"{count} submissions in {out / 'improve'}; add alpha/<id>.png, then eval {out}")
