@@ -6,8 +6,11 @@ peak RSS, peak minus idle, statuses, and credits charged (which must equal the 2
 the repo root:
 
     .venv/bin/python benchmarks/memory.py [--clients 8] [--side 7000] [--budgets 2048 0]
+    .venv/bin/python benchmarks/memory.py --background --clients 1 --budgets 2048 0
 
 A budget of 0 means "no budget" (one bigger than the machine), to show what it prevents.
+``--background``: remove.bg's endpoint instead, the photo at ``size=full`` put on a background
+image (``bg_image_file``) of the same size.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def big_jpeg(side: int) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def run(budget_mb: int, clients: int, body: str) -> dict[str, object]:
+def run(budget_mb: int, clients: int, body: str, background: bool) -> dict[str, object]:
     from alphamatte.server.accounting.keys import create_key
     from alphamatte.server.loopback import free_port, wait_ready
     from alphamatte.server.storage.database import make_engine, migrate
@@ -86,12 +89,22 @@ def run(budget_mb: int, clients: int, body: str) -> dict[str, object]:
                 time.sleep(0.02)
 
         def cutout(_: int) -> int:
-            response = httpx.post(
-                f"{url}/v1.0/image-without-background-base64",
-                headers={"X-API-Key": key},
-                json={"image_base64": body},
-                timeout=900,
-            )
+            if background:
+                photo = base64.b64decode(body)
+                response = httpx.post(
+                    f"{url}/v1.0/removebg",
+                    headers={"X-API-Key": key},
+                    data={"size": "full"},
+                    files={"image_file": ("p.jpg", photo), "bg_image_file": ("b.jpg", photo)},
+                    timeout=900,
+                )
+            else:
+                response = httpx.post(
+                    f"{url}/v1.0/image-without-background-base64",
+                    headers={"X-API-Key": key},
+                    json={"image_base64": body},
+                    timeout=900,
+                )
             return response.status_code
 
         sampler = threading.Thread(target=sample)
@@ -102,6 +115,7 @@ def run(budget_mb: int, clients: int, body: str) -> dict[str, object]:
                 statuses = list(pool.map(cutout, range(clients)))
             seconds = time.perf_counter() - started
             credit = httpx.get(f"{url}/available-credit", headers={"X-API-Key": key}).json()
+            # remove.bg's endpoint charges 1 credit, and available-credit shows whole credits.
         finally:
             stop.set()
             sampler.join()
@@ -123,17 +137,23 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--side", type=int, default=7000)
     parser.add_argument("--budgets", type=int, nargs="+", default=[2048, 0])
+    parser.add_argument("--background", action="store_true", help="remove.bg + bg_image_file")
     args = parser.parse_args()
     body = big_jpeg(args.side)
     megapixels = args.side * args.side / 1e6
+    what = (
+        "remove.bg cutouts at size=full on a same-size bg_image_file"
+        if args.background
+        else ("cutouts")
+    )
     print(
-        f"{args.clients} concurrent cutouts of one {megapixels:.0f} MP JPEG "
+        f"{args.clients} concurrent {what} of one {megapixels:.0f} MP JPEG "
         f"({len(body) * 3 // 4 // 1024} KB), real model\n"
     )
     print("| budget MB | idle RSS MB | peak RSS MB | peak − idle MB | statuses | charged | s |")
     print("|---|---|---|---|---|---|---|")
     for budget in args.budgets:
-        r = run(budget, args.clients, body)
+        r = run(budget, args.clients, body, args.background)
         statuses = r["statuses"]
         assert isinstance(statuses, list)
         counts = {s: statuses.count(s) for s in sorted(set(statuses))}

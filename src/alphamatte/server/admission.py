@@ -10,10 +10,15 @@ Retry-After. Nothing is charged for a refusal: admission comes before the credit
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+import anyio
+import anyio.to_thread
 
 from alphamatte.engine.executor import QueueFullError
 
@@ -23,10 +28,13 @@ from alphamatte.engine.executor import QueueFullError
 # decontamination and the PNG), rounded up.
 BYTES_PER_PIXEL = {"alpha": 24, "cutout": 30}
 MB = 1024 * 1024
-# A background image (remove.bg's bg_image_*): per pixel of it, Pillow's decode (4 bytes) and
-# the RGB array (3); per pixel of the result, the background scaled to cover it (Pillow's 4
-# and the array's 3) and the blended colours (3). Float blending runs in bands of rows.
-BACKGROUND_BYTES_PER_PIXEL = 8
+# A background image (remove.bg's bg_image_*): per pixel of it, Pillow's decode (4 bytes), the
+# RGB array (3) and an upright copy when it is rotated (3); per pixel of the result, the
+# background scaled to cover it (Pillow's 4 and the array's 3) and the blended colours (3).
+# Float blending runs in bands of rows. A 49 MP photo at size=full (25 MP) on a 49 MP
+# background measured 2,053 MB above idle (benchmarks/memory.py --background); this counts
+# 1,470 + 490 + 250 = 2,210 MB.
+BACKGROUND_BYTES_PER_PIXEL = 10
 COVERED_BYTES_PER_PIXEL = 10
 
 
@@ -37,6 +45,32 @@ def background_cost(background: tuple[int, int], result: tuple[int, int]) -> int
         background[0] * background[1] * BACKGROUND_BYTES_PER_PIXEL
         + result[0] * result[1] * COVERED_BYTES_PER_PIXEL
     )
+
+
+# After a request this large, the C heap's free pages go back to the system before the next
+# one is admitted. glibc keeps what a worker thread freed in that thread's arena (and raises
+# its mmap threshold after large frees), so two 49 MP requests in a row, each admitted alone,
+# measured 2,495 MB above idle against 2,053 for one; with a trim between them, see
+# docs/removebg.md.
+TRIM_ABOVE = 256 * MB
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+    return trim
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``)."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 class OverBudgetError(ValueError):
@@ -98,6 +132,9 @@ class MemoryBudget:
         try:
             yield
         finally:
+            if cost >= TRIM_ABOVE:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(release_free_memory)
             async with self._changed:
                 self.in_use -= cost
                 self._changed.notify_all()
