@@ -6,7 +6,8 @@ the kernel send a reset instead of an orderly end, and a reset can make the clie
 answer it already received: remove.bg's npm client, piping a large file, reported
 ``ECONNRESET`` instead of our 403. So, as web servers do, a closing connection first ends its
 sending side (the client sees the whole answer, then end of stream), then reads and discards
-whatever the client still sends until it closes too, for at most :data:`LINGER_S`.
+whatever the client still sends until it closes too, for at most :data:`LINGER_S` and
+:data:`LINGER_BYTES` (a client that keeps pouring its upload in without reading is cut off).
 
 uvicorn has no such option; this wraps its own HTTP protocol (httptools or h11, whichever it
 picks) around a transport whose ``close`` lingers. ``alphamatte serve`` and the loopback test
@@ -21,6 +22,7 @@ from typing import Any
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 LINGER_S = 2.0  # the longest a closed connection keeps reading what its client still sends
+LINGER_BYTES = 1024 * 1024  # ... and the most it reads
 
 
 class LingeringTransport:
@@ -29,6 +31,7 @@ class LingeringTransport:
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
         self.lingering = False
+        self.drained = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -55,8 +58,13 @@ class LingeringHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
         super().connection_made(self._lingering)
 
     def data_received(self, data: bytes) -> None:
-        if not self._lingering.lingering:  # after the answer, the rest is dropped
+        lingering = self._lingering
+        if not lingering.lingering:
             super().data_received(data)
+            return
+        lingering.drained += len(data)  # after the answer, the rest is dropped
+        if lingering.drained > LINGER_BYTES:
+            lingering.close()
 
     def eof_received(self) -> bool | None:
         if self._lingering.lingering:
