@@ -31,8 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from alphamatte.cli.files import IMAGE_SUFFIXES
 from alphamatte.engine.selection import cpu_flags_digest, cpu_model
+from alphamatte.files import IMAGE_SUFFIXES
 
 
 def link_tree(folders: list[Path], into: Path, copies: int) -> int:

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 from PIL import Image
-from tests.bulk.cluster import RayCluster
 
+from alphamatte.bulk.raylets import RayCluster
 from alphamatte.engine.selection import cpu_flags_digest, cpu_model
 
 PER_FOLDER = 1000

@@ -186,18 +186,18 @@ def test_gpu_clusters_run_separate_stages_and_cpu_clusters_photo_actors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from alphamatte.bulk.cluster import Cluster
-    from alphamatte.bulk.job import JobSpec, is_staged, photo_actors
+    from alphamatte.bulk.job import JobSpec, Plan, plan
 
     monkeypatch.delenv("ALPHAMATTE_BACKEND", raising=False)
     spec = JobSpec("in", "out", "matte", False, EngineOptions(), "0" * 64)
     cpus = Cluster(nodes=3, cpus=48, gpus=0, started_here=False)
     gpus = Cluster(nodes=3, cpus=48, gpus=6, started_here=False)
-    assert not is_staged(cpus, spec) and photo_actors(cpus, spec) == 24  # one per 2 cores
-    assert is_staged(gpus, spec) and photo_actors(gpus, spec) == 6  # one per GPU
+    assert plan(cpus, spec) == Plan(gpus=False, staged=False, actors=24)  # one per 2 cores
+    assert plan(gpus, spec) == Plan(gpus=True, staged=True, actors=6)  # one per GPU
     monkeypatch.setenv("ALPHAMATTE_BACKEND", "onnxruntime")  # a CPU backend on a GPU node
-    assert not is_staged(gpus, spec)
+    assert not plan(gpus, spec).staged
     small = Cluster(nodes=1, cpus=1, gpus=0, started_here=True)
-    assert photo_actors(small, spec) == 1
+    assert plan(small, spec).actors == 1
 
 
 def test_blocks_carry_more_photos_only_when_the_driver_would_bound_the_job() -> None:

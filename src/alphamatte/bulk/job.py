@@ -60,22 +60,28 @@ class JobSpec:
     staged: bool | None = None
 
 
-def on_gpus(cluster: Cluster, spec: JobSpec) -> bool:
-    return cluster.gpus >= 1 and spec.engine.settings().backend in ("auto", "cuda")
+@dataclass(frozen=True)
+class Plan:
+    """How a job is laid out on its cluster, decided once per job."""
+
+    gpus: bool  # the model runs on the cluster's GPUs
+    staged: bool  # separate decode, model and post-processing stages
+    actors: int  # how many actors run the model
 
 
-def is_staged(cluster: Cluster, spec: JobSpec) -> bool:
-    return on_gpus(cluster, spec) if spec.staged is None else spec.staged
-
-
-def photo_actors(cluster: Cluster, spec: JobSpec) -> int:
-    """How many actors run the model: ``--workers``, else one per GPU, else one per
-    :data:`PHOTO_CORES` cores."""
+def plan(cluster: Cluster, spec: JobSpec) -> Plan:
+    """GPUs when the cluster has them and the backend may use them; stages on GPU clusters
+    (unless ``spec.staged`` says otherwise); ``--workers`` actors, else one per GPU, else one
+    per :data:`PHOTO_CORES` cores."""
+    gpus = cluster.gpus >= 1 and spec.engine.settings().backend in ("auto", "cuda")
+    staged = gpus if spec.staged is None else spec.staged
     if spec.actors:
-        return spec.actors
-    if on_gpus(cluster, spec):
-        return int(cluster.gpus)
-    return max(1, int(cluster.cpus) // PHOTO_CORES)
+        actors = spec.actors
+    elif gpus:
+        actors = int(cluster.gpus)
+    else:
+        actors = max(1, int(cluster.cpus) // PHOTO_CORES)
+    return Plan(gpus, staged, actors)
 
 
 def photos_per_block(cluster: Cluster) -> int:
@@ -114,9 +120,10 @@ def build(cluster: Cluster, spec: JobSpec) -> Any:
     # Ray Data spreads the actors over the nodes, restarts an actor lost with its process or
     # node (and retries its batch), and retries a lost task, without limit; a photo that
     # fails by itself never reaches that: it becomes a manifest record.
-    size = photo_actors(cluster, spec)
+    layout = plan(cluster, spec)
+    size = layout.actors
     model = {"options": spec.engine, "expected_sha256": spec.model_sha256}
-    if not is_staged(cluster, spec):
+    if not layout.staged:
         return ds.map_batches(
             PhotoStage,
             batch_size=1,
@@ -146,7 +153,7 @@ def build(cluster: Cluster, spec: JobSpec) -> Any:
         fn_constructor_kwargs=model,
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size),
         num_cpus=MODEL_CPUS,
-        **({"num_gpus": 1} if on_gpus(cluster, spec) else {}),
+        **({"num_gpus": 1} if layout.gpus else {}),
     )
     return ds.map_batches(
         finish_and_write,

@@ -21,10 +21,6 @@ class Summary:
     finished: float | None = None
 
     @property
-    def total(self) -> int:
-        return self.done + self.skipped + self.failed
-
-    @property
     def seconds(self) -> float:
         return (self.finished or time.monotonic()) - self.started
 

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from alphamatte.cli.files import IMAGE_SUFFIXES, write_atomic
+from alphamatte.files import IMAGE_SUFFIXES, write_atomic
 
 # How many keys one listing batch carries downstream (a folder larger than this streams out
 # in several batches).

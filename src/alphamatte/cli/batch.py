@@ -15,17 +15,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.text import Text
 
-from alphamatte.cli.files import expand_inputs, write_atomic
+from alphamatte.cli.files import expand_inputs
 from alphamatte.cli.local import FATAL_ERRORS, PER_FILE_ERRORS
 from alphamatte.cli.options import engine_options
+from alphamatte.cli.progress import RateColumn
 from alphamatte.cli.render import (
     Kind,
     Render,
@@ -35,6 +33,7 @@ from alphamatte.cli.render import (
     make_client,
 )
 from alphamatte.client.errors import RateLimitError
+from alphamatte.files import write_atomic
 from alphamatte.imaging.encode import encode_png
 
 # --ray without a value: a cluster on this machine, started for the job.
@@ -43,17 +42,10 @@ LOCAL_CLUSTER = "local"
 RATE_LIMIT_PATIENCE_S = 15 * 60
 
 
-class RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:.2f} img/s", style="progress.data.speed")
-
-
 @dataclass
 class Tally:
     written: int = 0
     failed: list[tuple[Path, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _process(

@@ -11,6 +11,7 @@ from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from alphamatte.cli.extras import require
 from alphamatte.cli.options import settings_with
+from alphamatte.cli.progress import RateColumn
 
 MANIFEST_NAME = "batch-manifest.jsonl"
 
@@ -102,8 +103,6 @@ def run_on_ray(
 
 
 def _progress(err: Console) -> Progress:
-    from alphamatte.cli.batch import RateColumn
-
     return Progress(
         TextColumn("{task.description}"), RateColumn(), TimeElapsedColumn(), console=err
     )

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from alphamatte.cli.extras import require
-from alphamatte.cli.files import write_atomic
+from alphamatte.files import write_atomic
 from alphamatte.imaging import effects
 from alphamatte.imaging.decode import DecodedImage, decode_local, to_upright
 from alphamatte.imaging.errors import ImageError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+from alphamatte.files import IMAGE_SUFFIXES
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[tuple[Path, Path]]:
@@ -47,27 +47,3 @@ def check_destinations(count: int, out: Path | None, out_dir: Path | None) -> No
         raise click.UsageError("Use either -o/--output or --out-dir, not both.")
     if out is not None and count != 1:
         raise click.UsageError("-o/--output takes one input; use --out-dir for several.")
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so an interrupted run never leaves half a PNG
-    that a resumed run would take for finished work.
-
-    The temporary file is created with mode 0666 and the kernel applies the user's umask, so
-    the output gets the permissions a plain ``open()`` would give it (``tempfile.mkstemp``
-    would make it 0600, unreadable to a web server or a colleague). Thread-safe: the umask is
-    never changed.
-    """
-    import os
-    import secrets
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

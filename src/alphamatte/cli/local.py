@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from alphamatte.cli.files import check_destinations, expand_inputs, output_path, write_atomic
+from alphamatte.cli.files import check_destinations, expand_inputs, output_path
 from alphamatte.cli.options import engine_options
 from alphamatte.cli.render import (
     Finish,
@@ -26,6 +26,7 @@ from alphamatte.client.errors import (
     CreditsExpiredError,
     InsufficientCreditError,
 )
+from alphamatte.files import write_atomic
 from alphamatte.imaging.encode import encode_png
 from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import LayoutError

@@ -128,7 +128,10 @@ def blurred_plate(rgb: np.ndarray, alpha: np.ndarray, radius: float) -> np.ndarr
 
 
 def blur_background(rgb: np.ndarray, alpha: np.ndarray, radius: float) -> np.ndarray:
-    """Portrait-style: the background blurred by ``radius`` px, the subject kept sharp."""
+    """Portrait-style: the background blurred by ``radius`` px, the subject kept sharp.
+
+    Public API of the effects library (the CLI's ``composite --blur`` builds the same plate
+    with :func:`blurred_plate`, to put other layers on it first)."""
     return composite(rgb, alpha, blurred_plate(rgb, alpha, radius))
 
 

@@ -75,10 +75,6 @@ class MemoryResultCache:
                 _, evicted = self._entries.popitem(last=False)
                 self._size -= len(evicted)
 
-    @property
-    def size_bytes(self) -> int:
-        return self._size
-
 
 class RedisResultCache:
     """Shared between replicas. A Redis outage turns the cache off, never a request into a 500."""
