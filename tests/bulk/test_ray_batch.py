@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.bulk.cluster import RayCluster, S3Server
+from alphamatte.bulk.raylets import RayCluster
+from tests.bulk.cluster import S3Server
 from tests.conftest import SHARED_EVAL
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from alphamatte.server.body import decode_base64, image_from_json
+from alphamatte.server.body import decode_base64
+from alphamatte.server.dialects.withoutbg import image_from_json
 from alphamatte.server.errors import ApiError
 
 RAW = bytes(range(256)) * 3 + b"\xfb\xff\xfe"  # hits '+', '/' and the URL-safe '-', '_'
@@ -52,7 +53,7 @@ def test_json_body_with_a_non_ascii_value_is_422_not_a_crash() -> None:
 
 
 def test_json_responses_are_the_bytes_json_dumps_gives() -> None:
-    from alphamatte.server.routes.matte import _as_json
+    from alphamatte.server.routes.withoutbg import _as_json
 
     png = RAW * 50
     for field in ("alpha_base64", "img_without_background_base64"):

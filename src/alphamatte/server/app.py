@@ -28,7 +28,7 @@ from alphamatte.server.admission import MB, MemoryBudget, default_budget_mb
 from alphamatte.server.errors import install_error_handlers
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import make_result_cache
-from alphamatte.server.routes import account, admin, health, matte, playground, removebg
+from alphamatte.server.routes import account, admin, health, playground, removebg, withoutbg
 from alphamatte.server.state import Metrics, ServerState
 from alphamatte.server.storage.database import make_engine, migrate
 
@@ -155,7 +155,7 @@ def create_app(
     )
     app.state.alphamatte = state
     install_error_handlers(app)
-    app.include_router(matte.router)
+    app.include_router(withoutbg.router)
     app.include_router(account.router)
     app.include_router(removebg.router)
     app.include_router(health.router)

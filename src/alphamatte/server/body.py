@@ -1,17 +1,14 @@
-"""Reading request bodies without ever holding more than the limit in memory."""
+"""Reading request bodies without ever holding more than the limit in memory, and base64 as
+both dialects accept it."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
-from collections.abc import AsyncGenerator
 
 import anyio
 from fastapi import Request
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from alphamatte.server.errors import ApiError
 
@@ -55,22 +52,6 @@ async def read_limited(request: Request, limit: int, timeout_s: float) -> bytes:
     return b"".join(chunks)
 
 
-def image_from_json(body: bytes, max_image_bytes: int) -> bytes:
-    """Decoded bytes of ``image_base64`` (or the legacy ``image``) from a JSON body."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "Request body is not valid JSON.") from exc
-    if not isinstance(payload, dict):
-        raise ApiError(400, "Request body must be a JSON object with an image_base64 field.")
-    value = payload.get("image_base64", payload.get("image"))
-    if value is None:
-        raise ApiError(400, "Field image_base64 is required.")
-    if not isinstance(value, str):
-        raise ApiError(400, "Field image_base64 must be a string.")
-    return decode_base64(value.encode("ascii", "replace"), max_image_bytes)
-
-
 def decode_base64(text: bytes, max_image_bytes: int, *, field: str = "image_base64") -> bytes:
     """Bytes of standard or URL-safe base64, with or without padding, whitespace or a data: URL
     prefix. Each step is one pass in C: this runs for every JSON request, and regular
@@ -88,30 +69,3 @@ def decode_base64(text: bytes, max_image_bytes: int, *, field: str = "image_base
         return base64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ApiError(422, f"Field {field} is not valid base64.") from exc
-
-
-async def image_from_multipart(request: Request, body: bytes, max_image_bytes: int) -> bytes:
-    """The ``file`` field of a multipart body that has already been read within limits."""
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise ApiError(400, "Send the image as multipart/form-data with a 'file' field.")
-
-    async def stream() -> AsyncGenerator[bytes, None]:
-        yield body
-
-    parser = MultiPartParser(
-        request.headers, stream(), max_files=4, max_fields=16, max_part_size=1024 * 1024
-    )
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        raise ApiError(400, f"Malformed multipart body: {exc.message}") from exc
-    upload = form.get("file")
-    try:
-        if not isinstance(upload, UploadFile):
-            raise ApiError(400, "Multipart field 'file' is required.")
-        data = await upload.read()
-    finally:
-        await form.close()
-    if len(data) > max_image_bytes:
-        raise ApiError(413, f"Image is larger than {max_image_bytes:,} bytes.")
-    return data

@@ -16,10 +16,10 @@ from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from alphamatte.engine.matting import Matter
 from alphamatte.engine.product import Product, capped_size, check_writable, make_product
-from alphamatte.imaging.decode import decode_opened, open_checked
+from alphamatte.imaging.decode import DecodedImage, open_checked
 from alphamatte.imaging.encode import MEDIA_TYPES
-from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import Box
 from alphamatte.server.accounting import improvements
 from alphamatte.server.accounting.amounts import from_milli
@@ -35,14 +35,16 @@ from alphamatte.server.deps import (
     megapixels_left,
     spend_megapixels,
 )
-from alphamatte.server.errors import ApiError
-from alphamatte.server.removebg import (
+from alphamatte.server.dialects.removebg import (
     RemoveBgRequest,
     bad,
     fields_of,
     read_improvement,
     read_request,
 )
+from alphamatte.server.errors import ApiError
+from alphamatte.server.openapi import BINARY, errors, obj, request_body
+from alphamatte.server.production import produce
 from alphamatte.server.state import ServerState
 from alphamatte.server.url_fetch import allowed_hosts, fetch_image
 
@@ -67,36 +69,18 @@ _FIELDS = {
         ("semitransparency", "Accepted; soft edges are always kept"),
     )
 }
-_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "image_file": {"type": "string", "format": "binary"},
-                        **_FIELDS,
-                    },
-                }
-            },
-            "application/json": {"schema": {"type": "object", "properties": _FIELDS}},
-            "application/x-www-form-urlencoded": {
-                "schema": {"type": "object", "properties": _FIELDS}
-            },
-        },
+_BODY = request_body(
+    multipart=obj({"image_file": BINARY, **_FIELDS}), json=obj(_FIELDS), form=obj(_FIELDS)
+)
+_ERRORS = errors(
+    {
+        400: "Invalid parameters or input image ({'errors': [{title, code, detail}]})",
+        402: "Insufficient credits",
+        403: "Authentication failed",
+        429: "Rate limit exceeded (Retry-After)",
+        503: "Busy",
     }
-}
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text}
-    for code, text in (
-        (400, "Invalid parameters or input image ({'errors': [{title, code, detail}]})"),
-        (402, "Insufficient credits"),
-        (403, "Authentication failed"),
-        (429, "Rate limit exceeded (Retry-After)"),
-        (503, "Busy"),
-    )
-}
+)
 
 
 async def _multipart(
@@ -214,60 +198,38 @@ def _answer(request: Request, asked: RemoveBgRequest, made: Product) -> Response
 async def _produce(
     request: Request, state: ServerState, key: ApiKey, asked: RemoveBgRequest
 ) -> Product:
-    """Read the headers → refuse what cannot be written → spend the megapixels → admit by
-    memory → decode → reserve the price → make the product → charge."""
+    """The one procedure (server/production.py), with remove.bg's checks on the header: the
+    background's header, a format that can hold the result, the megapixels to spend."""
     settings = state.settings
-    matter = state.matter
-    if matter is None:
-        raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
-    paid: Paid[Product] = Paid(
-        state, key.id, request.state.request_id, request.url.path, None, asked.price_milli
-    )
     spec = asked.spec
-    async with AsyncExitStack() as admitted:
 
-        def open_header() -> tuple[Image.Image, Image.Image | None]:
-            photo = open_checked(
-                asked.image, max_bytes=len(asked.image), max_pixels=settings.max_pixels
-            )
-            if asked.background is None:
-                return photo, None
-            try:
-                under = open_checked(
-                    asked.background,
-                    max_bytes=len(asked.background),
-                    max_pixels=settings.max_pixels,
-                )
-            except ImageError as exc:
-                photo.close()
-                raise bad("invalid_bg_image", f"bg_image_file: {exc}") from exc
-            return photo, under
-
-        opened, under = await state.executor.run(open_header)
-        admitted.callback(opened.close)
-        if under is not None:
-            admitted.callback(under.close)
+    async def checks(opened: Image.Image, admitted: AsyncExitStack) -> int:
         check_writable(spec, *opened.size)
         out_w, out_h = capped_size(*opened.size, spec.max_pixels)
         await spend_megapixels(request, state, key, out_w * out_h)
-        cost = state.memory.cost(*opened.size, "cutout") + 2 * len(asked.image)
-        if under is not None:
-            cost += background_cost(under.size, (out_w, out_h)) + 2 * len(asked.background or b"")
-        await admitted.enter_async_context(state.memory.admit(cost))
+        if asked.background is None:
+            return 0
+        under = await state.executor.run(lambda: asked.open_background(settings.max_pixels))
+        admitted.callback(under.close)
+        return background_cost(under.size, (out_w, out_h)) + 2 * len(asked.background)
 
-        def work() -> tuple[Product, bool]:
-            image = decode_opened(opened, max_pixels=settings.max_pixels)
-            rgb = image.upright()
-            del image
-            backdrop = None
-            if under is not None:
-                try:
-                    backdrop = decode_opened(under, max_pixels=settings.max_pixels).upright()
-                except ImageError as exc:
-                    raise bad("invalid_bg_image", f"bg_image_file: {exc}") from exc
-            return paid.run(lambda: make_product(matter, rgb, spec, backdrop))
+    def make(matter: Matter, image: DecodedImage) -> Product:
+        backdrop = asked.decoded_background(settings.max_pixels)
+        return make_product(matter, image.upright(), spec, backdrop)
 
-        return await paid.settle(request, state.executor.run(work))
+    paid: Paid[Product] = Paid(
+        state, key.id, request.state.request_id, request.url.path, None, asked.price_milli
+    )
+    return await produce(
+        request,
+        state,
+        paid,
+        asked.image,
+        max_bytes=len(asked.image),
+        cost="cutout",
+        make=make,
+        checks=checks,
+    )
 
 
 @router.get("/account", summary="remove.bg's account view of this key's credits")

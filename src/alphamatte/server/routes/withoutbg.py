@@ -6,31 +6,26 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 from datetime import timedelta
 from time import perf_counter
-from typing import Any, Literal
+from typing import Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
-from PIL import Image
 from sqlalchemy import Connection
 
 from alphamatte.engine.matting import Matter
 from alphamatte.engine.pipeline import MatteResult, run_matting
-from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
+from alphamatte.imaging.decode import DecodedImage
 from alphamatte.imaging.encode import encode_png
 from alphamatte.server.accounting import idempotency
 from alphamatte.server.billing import Paid
-from alphamatte.server.body import (
-    MARGIN,
-    base64_body_limit,
-    image_from_json,
-    image_from_multipart,
-    read_limited,
-)
+from alphamatte.server.body import MARGIN, base64_body_limit, read_limited
 from alphamatte.server.deps import INLINE_BYTES, authorised, off_loop_if
+from alphamatte.server.dialects.withoutbg import image_from_json, image_from_multipart
 from alphamatte.server.errors import ApiError
+from alphamatte.server.openapi import BINARY, errors, obj, request_body
+from alphamatte.server.production import produce
 from alphamatte.server.result_cache import result_key
 from alphamatte.server.state import ServerState
 
@@ -38,60 +33,26 @@ router = APIRouter(prefix="/v1.0", tags=["matting"])
 Product = Literal["alpha", "cutout"]
 IMAGE_FIELD_HELP = "Base64 of a JPEG, PNG, WebP, TIFF, BMP or GIF (at most 10 MB decoded)"
 
-_JSON_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image_base64"],
-                    "properties": {
-                        "image_base64": {
-                            "type": "string",
-                            "description": IMAGE_FIELD_HELP,
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
-_MULTIPART_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {
-        "description": text,
-        "content": {
-            "application/json": {
-                "schema": {"type": "object", "properties": {"detail": {"type": "string"}}}
-            }
-        },
-    }
-    for code, text in (
-        (400, "Malformed request"),
-        (401, "Missing or invalid API key"),
-        (402, "No credit left"),
-        (403, "Credits expired"),
-        (413, "Input too large"),
-        (415, "Unsupported image format"),
-        (422, "Invalid base64 or corrupt image"),
-        (429, "Rate limit exceeded"),
-        (503, "Busy"),
+_JSON_BODY = request_body(
+    json=obj(
+        {"image_base64": {"type": "string", "description": IMAGE_FIELD_HELP}}, ["image_base64"]
     )
-}
+)
+_MULTIPART_BODY = request_body(multipart=obj({"file": BINARY}, ["file"]))
+_ERRORS = errors(
+    {
+        400: "Malformed request",
+        401: "Missing or invalid API key",
+        402: "No credit left",
+        403: "Credits expired",
+        413: "Input too large",
+        415: "Unsupported image format",
+        422: "Invalid base64 or corrupt image",
+        429: "Rate limit exceeded",
+        503: "Busy",
+    },
+    obj({"detail": {"type": "string"}}),
+)
 
 
 Record = Callable[[bytes], Callable[[Connection], None]]
@@ -105,11 +66,8 @@ async def _produce(
     product: Product,
     record: Record | None = None,
 ) -> bytes:
-    """(cache hit | admit by memory → decode) → reserve a credit → (infer → encode) → charge.
-
-    A failure after the reservation refunds it; a refusal for memory comes before it.
-    Everything after admission runs as one job on one worker thread: each hop between the event
-    loop and a thread cost ~0.27 ms of CPU here, and a request used to make five.
+    """A cache hit, charged; else the one procedure (server/production.py): admit by memory
+    → decode → reserve a credit → infer and encode → charge.
 
     A cache hit skips decoding too: the same bytes decoded fine under the same settings.
     """
@@ -128,28 +86,13 @@ async def _produce(
     if png is not None:
         hit = png
         return await paid.settle(request, anyio.to_thread.run_sync(paid.run, lambda: hit))
-    matter = state.matter
-    if matter is None:
-        raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
-    async with AsyncExitStack() as admitted:
-        # Opened once: the header's pixel count is admitted before any pixel is decoded.
-        def open_header() -> Image.Image:
-            return open_checked(
-                data, max_bytes=settings.max_input_bytes, max_pixels=settings.max_pixels
-            )
 
-        # A small upload's header parses in microseconds, less than a hop to a thread.
-        small = len(data) <= INLINE_BYTES
-        opened = open_header() if small else await state.executor.run(open_header)
-        admitted.callback(opened.close)  # also when admission refuses
-        cost = state.memory.cost(*opened.size, product) + 2 * len(data)
-        await admitted.enter_async_context(state.memory.admit(cost))
+    def make(matter: Matter, image: DecodedImage) -> bytes:
+        return _infer(state, matter, image, product, cache_key)
 
-        def work() -> tuple[bytes, bool]:
-            image = decode_opened(opened, max_pixels=settings.max_pixels)
-            return paid.run(lambda: _infer(state, matter, image, product, cache_key))
-
-        return await paid.settle(request, state.executor.run(work))
+    return await produce(
+        request, state, paid, data, max_bytes=settings.max_input_bytes, cost=product, make=make
+    )
 
 
 async def sha256_hex(data: bytes) -> str:

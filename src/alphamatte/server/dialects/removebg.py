@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+import numpy as np
+from PIL import Image
+
 from alphamatte.engine.product import ProductSpec
+from alphamatte.imaging.decode import decode, open_checked
+from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import LayoutError
 from alphamatte.imaging.product import ProductOptions
 from alphamatte.server.accounting.amounts import MILLI
@@ -81,6 +86,27 @@ class RemoveBgRequest:
     @property
     def spec(self) -> ProductSpec:
         return ProductSpec(self.max_pixels, self.format, self.options, self.roi)
+
+    def open_background(self, max_pixels: int) -> Image.Image:
+        """The background's header, checked like the photo's; a bad one is a 400."""
+        assert self.background is not None
+        try:
+            return open_checked(
+                self.background, max_bytes=len(self.background), max_pixels=max_pixels
+            )
+        except ImageError as exc:
+            raise bad("invalid_bg_image", f"bg_image_file: {exc}") from exc
+
+    def decoded_background(self, max_pixels: int) -> np.ndarray | None:
+        """The background image, upright RGB; None without one."""
+        if self.background is None:
+            return None
+        try:
+            return decode(
+                self.background, max_bytes=len(self.background), max_pixels=max_pixels
+            ).upright()
+        except ImageError as exc:
+            raise bad("invalid_bg_image", f"bg_image_file: {exc}") from exc
 
     @property
     def price_milli(self) -> int:
