@@ -14,14 +14,17 @@ from alphamatte.engine.backends import BackendUnavailableError, describe, reques
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.selection import REFERENCE, Capabilities, runnable
 from alphamatte.eval.dataset import discover, load_pair
+from alphamatte.runtime import settings_with
 
 
 def test_explicit_and_environment_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     assert requested_backend("onnxruntime") == "onnxruntime"
-    monkeypatch.setenv("ALPHAMATTE_BACKEND", "ONNXRuntime")
-    assert requested_backend() == "onnxruntime"
+    assert requested_backend("ONNXRuntime") == "onnxruntime"
+    monkeypatch.setenv("ALPHAMATTE_BACKEND", "onnxruntime")
+    assert requested_backend() == "auto"  # the engine reads no environment of its own...
+    assert requested_backend(settings_with().backend) == "onnxruntime"  # ...Settings does
     monkeypatch.delenv("ALPHAMATTE_BACKEND")
-    assert requested_backend() == "auto"  # resolved by measurement (engine/selection.py)
+    assert requested_backend(settings_with().backend) == "auto"  # measured (selection.py)
     with pytest.raises(BackendUnavailableError, match="Unknown backend 'tensorflow'"):
         requested_backend("tensorflow")
 
@@ -71,11 +74,12 @@ def test_every_backend_and_precision_here_keeps_onnxruntime_fp32_mattes(
     models_dir: Path, eval_dir: Path, backend: str, precision: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each (backend, precision) this machine can run, forced, against ONNX Runtime f32."""
-    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "f32")
-    reference = load_matter(backend="onnxruntime", fetch=False)
-    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", precision if backend != "cuda" else "auto")
-    monkeypatch.setenv("ALPHAMATTE_GPU_PRECISION", precision if backend == "cuda" else "fp16")
-    other = load_matter(backend=backend, fetch=False)
+    reference = load_matter(backend="onnxruntime", fetch=False, precisions=("f32", "fp16"))
+    asked = (
+        precision if backend != "cuda" else "auto",
+        precision if backend == "cuda" else "fp16",
+    )
+    other = load_matter(backend=backend, fetch=False, precisions=asked)
     runtime = describe(other.session)
     assert (runtime.backend in (backend, "tensorrt"), runtime.precision) == (True, precision)
     # int8 and half precisions move mattes by up to ~0.02-0.05 at a pixel (measured), f32 by
@@ -100,10 +104,9 @@ def test_info_prints_backend_device_precision_and_threads(
     assert int(lines["threads"]) >= 1
 
 
-def test_an_unknown_cpu_precision_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "int4")
+def test_an_unknown_cpu_precision_is_refused() -> None:
     with pytest.raises(BackendUnavailableError, match="Unknown CPU precision 'int4'"):
-        backends.cpu_precision()
+        backends.checked_precision("int4", backends.CPU_PRECISIONS, "CPU")
     result = CliRunner().invoke(cli, ["info"], env={"ALPHAMATTE_CPU_PRECISION": "int4"})
     assert result.exit_code == 1
     assert (

@@ -97,11 +97,8 @@ def test_the_int8_graph_keeps_the_fp32_mattes(
 ) -> None:
     """ONNX Runtime's int8 graph (forced: what `auto` picks depends on the CPU) keeps fp32's
     mattes."""
-    monkeypatch.setenv("ALPHAMATTE_BACKEND", "onnxruntime")
-    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "f32")
-    full = load_matter(fetch=False)
-    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "int8")
-    quantized = load_matter(fetch=False)
+    full = load_matter(fetch=False, backend="onnxruntime", precisions=("f32", "fp16"))
+    quantized = load_matter(fetch=False, backend="onnxruntime", precisions=("int8", "fp16"))
     assert (describe(full.session).precision, describe(quantized.session).precision) == (
         "f32",
         "int8",
@@ -154,9 +151,7 @@ def test_a_failed_int8_build_falls_back_to_fp32(
         raise MemoryError("calibration")
 
     monkeypatch.setattr(loader, "quantize", no_memory)
-    monkeypatch.setenv("ALPHAMATTE_BACKEND", "onnxruntime")
-    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "int8")
-    fallback = load_matter(fetch=False)
+    fallback = load_matter(fetch=False, backend="onnxruntime", precisions=("int8", "fp16"))
     assert describe(fallback.session).precision == "f32"
     assert "int8 graph not built" in caplog.text
     rgb = np.full((64, 96, 3), 200, np.uint8)

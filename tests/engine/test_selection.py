@@ -205,17 +205,16 @@ def test_pins_that_leave_one_candidate_measure_nothing(
         raise AssertionError("measured")
 
     monkeypatch.setattr(loader, "select", no_measuring)
-    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "bf16")
-    chosen = loader.choose_runtime(ISNET, tmp_path / ISNET.filename, "auto")
+    bf16 = ("bf16", "fp16")
+    chosen = loader.choose_runtime(ISNET, tmp_path / ISNET.filename, "auto", precisions=bf16)
     assert chosen.choice == "openvino bf16" and "pinned" in chosen.reason
-    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "f32")
-    assert loader.choose_runtime(ISNET, tmp_path / "m.onnx", "onnxruntime").choice == (
-        "onnxruntime f32"
-    )
+    f32 = ("f32", "fp16")
+    assert loader.choose_runtime(
+        ISNET, tmp_path / "m.onnx", "onnxruntime", precisions=f32
+    ).choice == ("onnxruntime f32")
     monkeypatch.setattr(loader, "openvino_bf16", lambda: False)  # an AVX2-only CPU
-    monkeypatch.setenv("ALPHAMATTE_CPU_PRECISION", "bf16")
     with pytest.raises(BackendUnavailableError, match="cannot compute in"):
-        loader.choose_runtime(ISNET, tmp_path / "m.onnx", "auto")
+        loader.choose_runtime(ISNET, tmp_path / "m.onnx", "auto", precisions=bf16)
 
 
 def test_a_usable_gpu_is_taken_without_timing(
@@ -224,8 +223,10 @@ def test_a_usable_gpu_is_taken_without_timing(
     monkeypatch.setattr(loader, "cuda_usable", lambda: True)
     chosen = loader.choose_runtime(ISNET, tmp_path / ISNET.filename, "auto")
     assert chosen.choice == "cuda fp16"
-    monkeypatch.setenv("ALPHAMATTE_GPU_PRECISION", "f32")
-    assert loader.choose_runtime(ISNET, tmp_path / ISNET.filename, "auto").choice == "cuda f32"
+    wide = loader.choose_runtime(
+        ISNET, tmp_path / ISNET.filename, "auto", precisions=("auto", "f32")
+    )
+    assert wide.choice == "cuda f32"
 
 
 def test_info_prints_the_table_and_the_reason(

@@ -10,10 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alphamatte.config import Settings
 from alphamatte.server.accounting.amounts import to_milli
-from tests.server.live import LiveServer, running
+from tests.server.live import LiveServer
+from tests.server.origin import Origin, fetching_server, origin_fixture
 from tests.server.test_credit_ledger import assert_ledger_explains_every_balance
 from tests.server.test_removebg import PHOTO
 
@@ -88,51 +85,31 @@ INTERESTING = (
 )
 
 
-class Origin(BaseHTTPRequestHandler):
+class Host(Origin):
     """The allow-listed host: a photo, garbage, redirects to odd places."""
 
-    def do_GET(self) -> None:
+    def get(self) -> None:
         if self.path.startswith("/photo"):
-            self._send(PHOTO)
+            self.send_body(PHOTO)
         elif self.path.startswith("/garbage"):
-            self._send(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+            self.send_body(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
         elif self.path.startswith("/hop"):
-            self.send_response(302)
-            self.send_header("Location", self.path[4:] or "/photo")
-            self.end_headers()
+            self.redirect(self.path[4:] or "/photo")
         else:
             self.send_error(404)
 
-    def _send(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def origin() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Origin)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+origin = origin_fixture(Host)
 
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    home: Path = tmp_path_factory.mktemp("fuzz-removebg")
-    config = Settings(
-        home=home,
+    with fetching_server(
+        tmp_path_factory.mktemp("fuzz-removebg"),
         max_pixels=4_000_000,
-        removebg_url_hosts="127.0.0.1",
-        removebg_url_timeout_s=2.0,
         removebg_max_input_bytes=2_000_000,
         auth_failure_limit="1000000/minute",
-    )
-    with running(config) as server:
+    ) as server:
         yield server
 
 

@@ -7,10 +7,8 @@ import base64
 import io
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import numpy as np
@@ -21,21 +19,19 @@ from alphamatte.config import Settings
 from alphamatte.server.accounting.amounts import from_milli
 from tests.conftest import image_bytes
 from tests.server.live import LiveServer, running
+from tests.server.origin import Origin, fetching_server, origin_fixture
 from tests.server.test_credit_ledger import assert_ledger_explains_every_balance
 from tests.server.test_removebg import PHOTO, error_code
 
 REMOVEBG = "/v1.0/removebg"
 
 
-class Redirects(BaseHTTPRequestHandler):
+class Redirects(Origin):
     """An allow-listed host whose answers point at malformed URLs."""
 
-    def do_GET(self) -> None:
+    def get(self) -> None:
         if self.path == "/photo.png":
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(PHOTO)))
-            self.end_headers()
-            self.wfile.write(PHOTO)
+            self.send_body(PHOTO)
             return
         targets = {
             "/bad-ipv6": "http://[::1/x.png",
@@ -43,32 +39,16 @@ class Redirects(BaseHTTPRequestHandler):
             "/two-ports": "http://127.0.0.1:80:90/x.png",
             "/creds": "http://user:pass@127.0.0.1/photo.png",
         }
-        self.send_response(302)
-        self.send_header("Location", targets.get(self.path, "/photo.png"))
-        self.end_headers()
-
-    def log_message(self, *_: object) -> None:
-        pass
+        self.redirect(targets.get(self.path, "/photo.png"))
 
 
-@pytest.fixture(scope="module")
-def origin() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirects)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+origin = origin_fixture(Redirects)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = Settings(
-        home=tmp_path_factory.mktemp("hostile"),
-        max_pixels=8_000_000,
-        removebg_url_hosts="127.0.0.1",
-        removebg_url_timeout_s=2.0,
-        auth_failure_limit="10000/minute",
-    )
-    with running(settings) as live:
+    home = tmp_path_factory.mktemp("hostile")
+    with fetching_server(home, max_pixels=8_000_000, auth_failure_limit="10000/minute") as live:
         yield live
 
 

@@ -3,11 +3,8 @@ HTTP server on loopback (the only address these tests ever connect to)."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import anyio
@@ -19,65 +16,41 @@ from alphamatte.config import Settings
 from alphamatte.server.errors import ApiError
 from alphamatte.server.url_fetch import check_target
 from tests.server.live import LiveServer, running
+from tests.server.origin import Origin, fetching_server, origin_fixture
 from tests.server.test_removebg import HEIGHT, PHOTO, WIDTH, decode, error_code
 
 LIMIT = 200_000
 
 
-class Photos(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
+class Photos(Origin):
+    def get(self) -> None:
         port = self.server.server_address[1]
         if self.path == "/photo.png":
-            self._send(PHOTO)
+            self.send_body(PHOTO)
         elif self.path == "/big":
-            self._send(b"\x89PNG" + b"\0" * (LIMIT + 10))
+            self.send_body(b"\x89PNG" + b"\0" * (LIMIT + 10))
         elif self.path == "/slow":
             time.sleep(3)
-            self._send(PHOTO)
+            self.send_body(PHOTO)
         elif self.path == "/hop":
-            self._redirect("/photo.png")
+            self.redirect("/photo.png")
         elif self.path == "/out":
-            self._redirect(f"http://localhost:{port}/photo.png")
+            self.redirect(f"http://localhost:{port}/photo.png")
         elif self.path == "/loop":
-            self._redirect("/loop")
+            self.redirect("/loop")
         else:
             self.send_error(404)
 
-    def _send(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(body)  # the client may have given up, as it should for /slow
 
-    def _redirect(self, location: str) -> None:
-        self.send_response(302)
-        self.send_header("Location", location)
-        self.end_headers()
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def photos() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Photos)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+photos = origin_fixture(Photos)
 
 
 @pytest.fixture(scope="module")
 def fetching(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = Settings(
-        home=tmp_path_factory.mktemp("urls"),
-        removebg_url_hosts="127.0.0.1",
-        removebg_url_timeout_s=1.0,
-        removebg_max_input_bytes=LIMIT,
-    )
-    with running(settings) as server:
+    home = tmp_path_factory.mktemp("urls")
+    with fetching_server(
+        home, removebg_url_timeout_s=1.0, removebg_max_input_bytes=LIMIT
+    ) as server:
         yield server
 
 

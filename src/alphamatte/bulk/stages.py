@@ -97,10 +97,9 @@ class EngineOptions:
     max_side: int | None = None
 
     def settings(self) -> Any:
-        from alphamatte.config import Settings
+        from alphamatte.runtime import settings_with
 
-        overrides = {k: v for k, v in vars(self).items() if v is not None}
-        return Settings(**overrides)
+        return settings_with(**vars(self))
 
 
 class ModelUnverifiedError(RuntimeError):
@@ -147,18 +146,14 @@ class ModelStage:
     """
 
     def __init__(self, options: EngineOptions, expected_sha256: str, threads: int | None = None):
-        from alphamatte.engine.loader import load_matter
-        from alphamatte.engine.matting import MattingConfig
         from alphamatte.engine.session import default_threads
+        from alphamatte.runtime import load_engine
 
         verify_model(options, expected_sha256)
         settings = options.settings()
-        self.matter = load_matter(
-            settings.model,
-            config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
-            directory=settings.models_dir,
-            threads=threads or settings.threads,
-            backend=settings.backend,
+        self.matter = load_engine(
+            settings,
+            threads=threads,
             fetch=False,  # no hub at run time: a node has the model or the job refuses it
             choose_for=settings.threads or default_threads(),
         )

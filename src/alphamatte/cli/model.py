@@ -30,15 +30,16 @@ def model() -> None:
 def _prepare(spec: ModelSpec, path: Path, prepare: bool) -> None:
     click.echo(f"{spec.name}: {path}")
     if prepare and spec.name == DEFAULT_MODEL:
-        from alphamatte.engine.backends import requested_backend
-        from alphamatte.engine.loader import choose_runtime, preparation_lock, runtime_graph
+        from alphamatte.cli.options import settings_with
+        from alphamatte.engine.loader import preparation_lock, runtime_graph
         from alphamatte.engine.prepare import prepare as build
+        from alphamatte.runtime import choose_runtime
 
         with preparation_lock(path.parent):
             prepared = build(path)
             click.echo(f"{spec.name} (prepared): {prepared}")
             # What this machine will open: measured once here (cached beside the model).
-            chosen = choose_runtime(spec, path, requested_backend())
+            chosen = choose_runtime(settings_with(), spec, path)
             graph = runtime_graph(spec, path, chosen.candidate)
         click.echo(f"{spec.name} runs on {chosen.choice}: {chosen.reason}")
         if graph != prepared:

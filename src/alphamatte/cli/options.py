@@ -38,17 +38,13 @@ def engine_options(func: F) -> F:
 def settings_with(
     model: object = None, quality: object = None, max_side: object = None
 ) -> Settings:
+    """``Settings`` with the command's options; a bad ALPHAMATTE_* variable is one line."""
     from pydantic import ValidationError
 
-    from alphamatte.config import Settings
+    from alphamatte.runtime import settings_with as with_overrides
 
-    overrides: dict[str, Any] = {
-        k: v
-        for k, v in (("model", model), ("quality", quality), ("max_side", max_side))
-        if v is not None
-    }
     try:
-        return Settings(**overrides)
+        return with_overrides(model=model, quality=quality, max_side=max_side)
     except ValidationError as exc:  # a bad ALPHAMATTE_* variable: one line, no traceback
         problems = "; ".join(
             f"ALPHAMATTE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
@@ -62,17 +58,11 @@ def load_matter_or_exit(model: object = None, quality: object = None, max_side: 
     from alphamatte.engine.acquire import ModelFetchError
     from alphamatte.engine.backends import BackendUnavailableError
     from alphamatte.engine.cache import ModelPathError
-    from alphamatte.engine.loader import ModelUnavailableError, load_matter
-    from alphamatte.engine.matting import MattingConfig
+    from alphamatte.engine.loader import ModelUnavailableError
+    from alphamatte.runtime import load_engine
 
     settings = settings_with(model, quality, max_side)
     try:
-        return load_matter(
-            settings.model,
-            config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
-            directory=settings.models_dir,
-            threads=settings.threads,
-            backend=settings.backend,
-        )
+        return load_engine(settings)
     except (ModelFetchError, ModelPathError, ModelUnavailableError, BackendUnavailableError) as exc:
         raise click.ClickException(str(exc)) from exc

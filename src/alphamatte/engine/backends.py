@@ -8,7 +8,6 @@ openvino|cuda`` and ``ALPHAMATTE_CPU_PRECISION=auto|f32|int8|bf16``. A usable NV
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,9 +76,13 @@ def cuda_usable() -> bool:
         return False
 
 
-def _precision(variable: str, choices: tuple[str, ...], device: str) -> str:
-    """``variable`` from the environment, lower-cased; the first choice when unset."""
-    name = os.environ.get(variable, choices[0]).lower()
+GPU_PRECISIONS = ("fp16", "f32")
+CPU_PRECISIONS = ("auto", "f32", "int8", "bf16")
+
+
+def checked_precision(value: str, choices: tuple[str, ...], device: str) -> str:
+    """``value`` lower-cased, refused unless it is one of ``choices``."""
+    name = value.lower()
     if name not in choices:
         raise BackendUnavailableError(
             f"Unknown {device} precision {name!r}; choose {' or '.join(choices)}."
@@ -87,23 +90,10 @@ def _precision(variable: str, choices: tuple[str, ...], device: str) -> str:
     return name
 
 
-def gpu_half() -> bool:
-    """Whether a GPU runs the published fp16 maths (``ALPHAMATTE_GPU_PRECISION=fp16``, the
-    default) or the widened fp32 graph (``f32``)."""
-    return _precision("ALPHAMATTE_GPU_PRECISION", ("fp16", "f32"), "GPU") == "fp16"
-
-
-def cpu_precision() -> str:
-    """``ALPHAMATTE_CPU_PRECISION``: ``auto`` (the default: measured, within the precision
-    budget), or a pin: ``f32``, ``int8`` (the QDQ graph of engine/quantize.py) or ``bf16``
-    (OpenVINO only)."""
-    return _precision("ALPHAMATTE_CPU_PRECISION", ("auto", "f32", "int8", "bf16"), "CPU")
-
-
-def requested_backend(requested: str | None = None) -> Backend:
-    """The backend asked for (argument, else ``ALPHAMATTE_BACKEND``, else ``auto``), checked
-    to be installed and usable here; ``auto`` stays ``auto``."""
-    name = (requested or os.environ.get("ALPHAMATTE_BACKEND") or "auto").lower()
+def requested_backend(requested: str = "auto") -> Backend:
+    """The backend asked for (``Settings.backend``), checked to be installed and usable here;
+    ``auto`` stays ``auto``."""
+    name = requested.lower()
     if name not in BACKENDS:
         raise BackendUnavailableError(
             f"Unknown backend {name!r}; choose one of {', '.join(BACKENDS)}."

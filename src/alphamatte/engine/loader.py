@@ -13,11 +13,12 @@ from filelock import FileLock
 
 from alphamatte.engine import acquire
 from alphamatte.engine.backends import (
+    CPU_PRECISIONS,
+    GPU_PRECISIONS,
     AnySession,
     BackendUnavailableError,
-    cpu_precision,
+    checked_precision,
     cuda_usable,
-    gpu_half,
     on_gpu,
     open_session,
     openvino_bf16,
@@ -45,6 +46,7 @@ from alphamatte.engine.selection import (
 from alphamatte.engine.session import default_threads
 from alphamatte.imaging.resize import resize_image
 
+Precisions = tuple[str, str]  # (CPU, GPU): Settings.cpu_precision, Settings.gpu_precision
 log = logging.getLogger(__name__)
 
 
@@ -75,8 +77,9 @@ def _open(
     *,
     threads: int | None,
     fetch: bool,
-    backend: str | None,
+    backend: str,
     choose_for: int | None = None,
+    precisions: Precisions = ("auto", "fp16"),
 ) -> tuple[AnySession, Selection | None]:
     directory = path.parent
     if spec.source is not None:
@@ -92,7 +95,9 @@ def _open(
         chosen = requested if requested != "auto" else "cuda" if cuda_usable() else "onnxruntime"
         dynamic = _has_dynamic_input(path)
         return open_session(path, threads=threads, dynamic=dynamic, backend=chosen), None
-    selection = choose_runtime(spec, path, requested, threads=choose_for or threads)
+    selection = choose_runtime(
+        spec, path, requested, threads=choose_for or threads, precisions=precisions
+    )
     candidate = selection.candidate
     try:
         runtime_graph(spec, path, candidate)
@@ -127,13 +132,19 @@ def runtime_graph(spec: ModelSpec, path: Path, candidate: Candidate) -> Path:
 
 
 def choose_runtime(
-    spec: ModelSpec, path: Path, requested: str, *, threads: int | None = None
+    spec: ModelSpec,
+    path: Path,
+    requested: str,
+    *,
+    threads: int | None = None,
+    precisions: Precisions = ("auto", "fp16"),
 ) -> Selection:
     """Which backend and precision run ``spec`` here (see :mod:`alphamatte.engine.selection`):
-    the GPU when one is usable, a pin that leaves one candidate, else measured (and cached)."""
-    precision = cpu_precision()
+    the GPU when one is usable, a pin that leaves one candidate, else measured (and cached).
+    ``precisions``: (CPU, GPU), as ``Settings.cpu_precision`` and ``gpu_precision``."""
+    precision = checked_precision(precisions[0], CPU_PRECISIONS, "CPU")
     if requested == "cuda" or (requested == "auto" and cuda_usable()):
-        gpu = Candidate("cuda", "fp16" if gpu_half() else "f32")
+        gpu = Candidate("cuda", checked_precision(precisions[1], GPU_PRECISIONS, "GPU"))
         return Selection(str(gpu), "an NVIDIA GPU is usable (ALPHAMATTE_GPU_PRECISION)")
     has_openvino = openvino_installed()
     capabilities = Capabilities(has_openvino, has_openvino and openvino_bf16(), cuda=False)
@@ -215,11 +226,15 @@ def load_matter(
     directory: Path | None = None,
     threads: int | None = None,
     fetch: bool = True,
-    backend: str | None = None,
+    backend: str = "auto",
     batch: BatchPolicy | None = None,
     choose_for: int | None = None,
+    precisions: Precisions = ("auto", "fp16"),
 ) -> Matter:
     """Open the model once. A file that ONNX Runtime cannot load is re-acquired once.
+
+    ``backend`` and ``precisions`` (CPU, GPU) are ``Settings``' (``alphamatte.runtime`` passes
+    them): the engine reads no environment variable of its own.
 
     ``choose_for``: the thread count ``auto`` picks the backend for, when the session runs
     with fewer (bulk jobs run one-thread sessions side by side, yet must write what the
@@ -233,7 +248,13 @@ def load_matter(
         spec, path = resolve_spec(model, directory)
         try:
             session, selection = _open(
-                spec, path, threads=threads, fetch=fetch, backend=backend, choose_for=choose_for
+                spec,
+                path,
+                threads=threads,
+                fetch=fetch,
+                backend=backend,
+                choose_for=choose_for,
+                precisions=precisions,
             )
         except (acquire.ModelFetchError, ModelUnavailableError, BackendUnavailableError):
             raise
@@ -247,7 +268,13 @@ def load_matter(
             quantized_path(prepared_path(path)).unlink(missing_ok=True)
             try:
                 session, selection = _open(
-                    spec, path, threads=threads, fetch=True, backend=backend, choose_for=choose_for
+                    spec,
+                    path,
+                    threads=threads,
+                    fetch=True,
+                    backend=backend,
+                    choose_for=choose_for,
+                    precisions=precisions,
                 )
             except Exception as second:
                 raise ModelUnavailableError(

@@ -27,10 +27,8 @@ class Session(Protocol):
 
 
 def default_threads() -> int:
-    """All cores for one inference: two concurrent runs on a small machine are slower."""
-    configured = os.environ.get("ALPHAMATTE_THREADS")
-    if configured:
-        return max(1, int(configured))
+    """All cores for one inference: two concurrent runs on a small machine are slower
+    (``Settings.threads`` overrides it)."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 

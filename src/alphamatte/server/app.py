@@ -18,7 +18,7 @@ from alphamatte.config import Settings
 from alphamatte.engine.backends import describe, on_gpu
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.executor import BoundedExecutor
-from alphamatte.engine.matting import Matter, MattingConfig
+from alphamatte.engine.matting import Matter
 from alphamatte.imaging.decontaminate import warm_up
 from alphamatte.server.access_log import AccessLog
 from alphamatte.server.accounting import idempotency
@@ -39,15 +39,10 @@ MatterFactory = Callable[[Settings], Matter]
 
 
 def _load_real_matter(settings: Settings) -> Matter:
-    from alphamatte.engine.loader import load_matter
+    from alphamatte.runtime import load_engine
 
-    return load_matter(
-        settings.model,
-        config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
-        directory=settings.models_dir,
-        threads=settings.threads,
-        backend=settings.backend,
-        batch=BatchPolicy(settings.batch_size, settings.batch_wait_ms / 1000),
+    return load_engine(
+        settings, batch=BatchPolicy(settings.batch_size, settings.batch_wait_ms / 1000)
     )
 
 

@@ -1,0 +1,67 @@
+"""From settings to a loaded engine: the one way the server, the CLI, the local batch and the
+Ray actors configure the model.
+
+``Settings`` (``config.py``) is the only reader of ``ALPHAMATTE_*``; the engine takes every
+choice (model, sizes, backend, precisions, threads) as arguments from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from alphamatte.config import Settings
+
+if TYPE_CHECKING:
+    from alphamatte.engine.batching import BatchPolicy
+    from alphamatte.engine.loader import Precisions
+    from alphamatte.engine.matting import Matter
+    from alphamatte.engine.registry import ModelSpec
+    from alphamatte.engine.selection import Selection
+
+
+def settings_with(**overrides: object) -> Settings:
+    """``Settings`` from the environment, with the overrides that were given (None: not)."""
+    return Settings(**{name: value for name, value in overrides.items() if value is not None})  # type: ignore[arg-type]
+
+
+def precisions(settings: Settings) -> Precisions:
+    return (settings.cpu_precision, settings.gpu_precision)
+
+
+def load_engine(
+    settings: Settings,
+    *,
+    batch: BatchPolicy | None = None,
+    threads: int | None = None,
+    fetch: bool = True,
+    choose_for: int | None = None,
+) -> Matter:
+    """The model ``settings`` name, verified, prepared and opened as they say.
+
+    ``threads``: the session's own (several actors on one node), else ``settings.threads``;
+    ``choose_for``: the thread count ``auto`` chooses for (see ``engine.loader.load_matter``).
+    """
+    from alphamatte.engine.loader import load_matter
+    from alphamatte.engine.matting import MattingConfig
+
+    return load_matter(
+        settings.model,
+        config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
+        directory=settings.models_dir,
+        threads=threads or settings.threads,
+        fetch=fetch,
+        backend=settings.backend,
+        batch=batch,
+        choose_for=choose_for,
+        precisions=precisions(settings),
+    )
+
+
+def choose_runtime(settings: Settings, spec: ModelSpec, path: Path) -> Selection:
+    """What this machine will run ``spec`` on under ``settings`` (measured once, cached)."""
+    from alphamatte.engine.backends import requested_backend
+    from alphamatte.engine.loader import choose_runtime as choose
+
+    requested = requested_backend(settings.backend)
+    return choose(spec, path, requested, threads=settings.threads, precisions=precisions(settings))
