@@ -21,15 +21,18 @@ model: $(STAMP)
 	$(BIN)/alphamatte model fetch
 
 # Programs the tests start themselves: Chromium (playground), PostgreSQL, Redis and nginx
-# (scale-out). Installed from Debian packages when missing and we are root; otherwise the
-# tests that need them are skipped (and fail under CI=true).
-SYSTEM_PACKAGES := chromium postgresql redis-server nginx
+# (scale-out), buildah and mmdebstrap (the container image). Installed from Debian packages
+# when missing and we are root; otherwise the tests that need them are skipped (and fail
+# under CI=true).
+SYSTEM_PACKAGES := chromium postgresql redis-server nginx buildah mmdebstrap
 system:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v buildah >/dev/null 2>&1 || missing="$$missing buildah"; \
+	command -v mmdebstrap >/dev/null 2>&1 || missing="$$missing mmdebstrap"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
