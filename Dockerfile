@@ -7,9 +7,16 @@
 #   docker run -p 8000:8000 -v alphamatte-cache:/var/lib/alphamatte --read-only alphamatte
 #
 # BASE: any image with Python 3.11 and apt (the slim Python image by default).
+# EXTRAS and PACKAGES: what is installed. The GPU image:
+#   docker build --build-arg EXTRAS=gpu --build-arg "PACKAGES=onnxruntime-gpu[cuda,cudnn]" \
+#       -t alphamatte:gpu .
+# (onnxruntime-gpu with the CUDA 12 and cuDNN 9 libraries from their wheels: no CUDA base
+# image is needed; the host needs the NVIDIA driver and the container toolkit).
 ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS builder
+ARG EXTRAS=server,openvino
+ARG PACKAGES=
 ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends npm ca-certificates \
@@ -24,7 +31,7 @@ RUN --mount=type=secret,id=pipconf,required=false \
     if [ -s /run/secrets/pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/pipconf; fi; \
     if [ -s /run/secrets/cacert ]; then export PIP_CERT=/run/secrets/cacert \
        NODE_EXTRA_CA_CERTS=/run/secrets/cacert; fi; \
-    /opt/alphamatte/venv/bin/pip install '/build[server,openvino]' \
+    /opt/alphamatte/venv/bin/pip install "/build[${EXTRAS}]" ${PACKAGES} \
  && ALPHAMATTE_HOME=/opt/alphamatte/home \
     /opt/alphamatte/venv/bin/alphamatte model fetch --no-prepare \
  && mkdir -p /opt/alphamatte/seed \

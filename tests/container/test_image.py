@@ -53,7 +53,8 @@ def image() -> str:
         missing("buildah and mmdebstrap (apt-get install buildah mmdebstrap)")
     if os.geteuid() != 0:
         pytest.skip("building images with buildah needs root here")
-    if not _buildah("images", "-q", BASE):
+    listed = subprocess.run(["buildah", "images", "-q", BASE], capture_output=True, timeout=60)
+    if listed.returncode != 0 or not listed.stdout.strip():  # "image not known" is an error
         with tempfile.TemporaryDirectory() as tmp:
             rootfs = Path(tmp) / "base.tar"
             packages = "--include=python3,python3-venv,ca-certificates"

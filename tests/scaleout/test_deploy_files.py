@@ -66,4 +66,4 @@ def test_dockerfile_bakes_the_model_in_and_serves() -> None:
     assert re.search(r"^USER (?!root)", text, re.M)  # not as root
     assert '"alphamatte", "serve"' in text and "0.0.0.0" in text
     assert "/ready" in text
-    assert "[server,openvino]" in text  # the server, and the runtime `auto` picks on CPUs
+    assert "ARG EXTRAS=server,openvino" in text  # the server and the runtimes `auto` measures
