@@ -244,22 +244,14 @@ def _photo(name: str) -> bytes:
 def test_replicas_behind_nginx_serve_both_dialects_with_the_hosts_bytes(
     replicas: Fleet, tmp_path: Path
 ) -> None:
-    key = _key(replicas.database_url)
     photo = _photo("GT05")
-    matte = httpx.post(
-        f"{replicas.url}/v1.0/alpha-channel",
-        headers={"X-API-Key": key},
-        files={"file": ("GT05.png", photo)},
-        timeout=120,
-    )
-    assert matte.status_code == 200, matte.text
-    preview = httpx.post(
-        f"{replicas.url}/v1.0/removebg",
-        headers={"X-API-Key": key},
-        data={"size": "preview"},
-        files={"image_file": ("GT05.png", photo)},
-        timeout=120,
-    )
+    headers = {"X-API-Key": _key(replicas.database_url)}
+    with httpx.Client(base_url=replicas.url, headers=headers, timeout=120) as nginx:
+        matte = nginx.post("/v1.0/alpha-channel", files={"file": ("GT05.png", photo)})
+        assert matte.status_code == 200, matte.text
+        preview = nginx.post(
+            "/v1.0/removebg", data={"size": "preview"}, files={"image_file": ("GT05.png", photo)}
+        )
     assert preview.status_code == 200 and preview.headers["X-Credits-Charged"] == "0.25"
     # The same request to a server on the host, same pin: the same bytes.
     (tmp_path / "models").symlink_to(home_dir() / "models")
