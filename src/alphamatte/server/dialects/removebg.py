@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 from PIL import Image
 
-from alphamatte.engine.product import ProductSpec
+from alphamatte.engine.product import FORMATS, ProductSpec
 from alphamatte.imaging.decode import decode, open_checked
 from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import LayoutError
@@ -57,7 +57,6 @@ TYPES = frozenset(
     }
 )
 TYPE_LEVELS = frozenset({"none", "latest", "1", "2"})
-FORMATS = frozenset({"auto", "png", "jpg", "webp", "zip"})
 SOURCES = ("image_file", "image_file_b64", "image_url")
 SHADOWS = ("none", "drop", "car", "3d")
 TRUE = frozenset({"true", "1", "yes", "on"})
@@ -174,7 +173,7 @@ def read_request(
         raise bad("invalid_size", f"size must be one of {', '.join(sorted(SIZES))}.")
     _choice(fields, "type", TYPES, "invalid_type")
     _choice(fields, "type_level", TYPE_LEVELS, "invalid_type_level")
-    fmt = _choice(fields, "format", FORMATS, "invalid_format") or "auto"
+    fmt = _choice(fields, "format", frozenset(FORMATS), "invalid_format") or "auto"
     channels = _choice(fields, "channels", frozenset({"rgba", "alpha"}), "invalid_channels")
     shadow = fields.get("shadow_type", "none").strip().lower()
     if shadow not in SHADOWS:
