@@ -1,4 +1,4 @@
-"""Matte quality on ../shared/eval: alphamatte fast and best next to the plain pipeline.
+"""Matte quality on ../shared/eval: the loaded model next to the plain pipeline.
 
 plain = a Lanczos proxy of 1024 px, stretched to the model's square, the matte bilinear back to
 the proxy and bicubic to the photo (what the hosted API and rembg do). Reports per source and
@@ -62,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", type=Path, default=Path("../shared/eval"))
     parser.add_argument("--only", default=None, help="only sources whose name contains this")
-    parser.add_argument("--report", type=Path, default=None, help="HTML report of best")
+    parser.add_argument("--report", type=Path, default=None, help="HTML report of fast")
     parser.add_argument("--no-halo", action="store_true")
     parser.add_argument(
         "--backend", default=None, help="onnxruntime, openvino, cuda (default: ALPHAMATTE_BACKEND)"
@@ -74,18 +74,17 @@ def main() -> None:
     shared = load_matter(backend=args.backend)
     runtime = describe(shared.session)
     print(f"backend {runtime.backend} on {runtime.device}, {runtime.precision}")
-    fast = Matter(shared.session, shared.spec, MattingConfig(quality="fast"))
-    best = Matter(shared.session, shared.spec, MattingConfig(quality="best"))
+    fast = Matter(shared.session, shared.spec, MattingConfig())
     visual = VisualReport() if args.report else None
     started = perf_counter()
 
     def keep(pair: Pair, rgb: np.ndarray, gt: np.ndarray, mattes: dict[str, np.ndarray]) -> None:
         if visual is not None:
-            visual.keep(pair, rgb, gt, {"best": mattes["best"], "plain": mattes["plain"]})
+            visual.keep(pair, rgb, gt, {"fast": mattes["fast"], "plain": mattes["plain"]})
 
     reports = evaluate_side_by_side(
         pairs,
-        {"plain": plain(fast), "fast": fast.predict, "best": best.predict},
+        {"plain": plain(fast), "fast": fast.predict},
         keep=keep,
     )
     print(f"{len(pairs)} photos in {perf_counter() - started:.0f} s\n")
@@ -94,7 +93,7 @@ def main() -> None:
         "| wins | gradient ratio | s/photo | plain s/photo |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    summaries = {name: compare(reports[name], reports["plain"]) for name in ("fast", "best")}
+    summaries = {name: compare(reports[name], reports["plain"]) for name in ("fast",)}
     for index in range(len(summaries["fast"])):
         for name, summary in summaries.items():
             c = summary[index]
@@ -103,9 +102,9 @@ def main() -> None:
                 f"| {c.ratio('sad'):.3f} | {c.median_sad_ratio:.3f} | {c.wins}/{c.count} "
                 f"| {c.ratio('gradient'):.3f} | {c.seconds:.2f} | {c.plain_seconds:.2f} |"
             )
-    print("\nPer photo, SAD/MP and gradient/MP (plain / fast / best):")
+    print("\nPer photo, SAD/MP and gradient/MP (plain / fast):")
     for index, reference in enumerate(reports["plain"].results):
-        rows = [per_mp(reports[n].results[index]) for n in ("plain", "fast", "best")]
+        rows = [per_mp(reports[n].results[index]) for n in ("plain", "fast")]
         width, height = reference.size
         print(
             f"  {reference.pair.source}/{reference.pair.name} {width}x{height}: SAD "
@@ -115,7 +114,7 @@ def main() -> None:
         )
     if visual is not None and args.report is not None:
         visual.write(
-            args.report, "best vs plain", reports["best"], reports["plain"], summaries["best"]
+            args.report, "fast vs plain", reports["fast"], reports["plain"], summaries["fast"]
         )
     if not args.no_halo:
         halo_table(pairs, fast)

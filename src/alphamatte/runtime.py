@@ -29,6 +29,28 @@ def precisions(settings: Settings) -> Precisions:
     return (settings.cpu_precision, settings.gpu_precision)
 
 
+def model_for(settings: Settings) -> str:
+    """The model ``settings`` run: ``ALPHAMATTE_MODEL`` for ``quality=fast``; for ``best``,
+    the strongest catalogue model whose weights are in the model cache (the catalogue's
+    ``strength``, docs/models.md), or ``ALPHAMATTE_MODEL`` when none is stronger."""
+    if settings.quality != "best":
+        return settings.model
+    return strongest_installed(settings.models_dir, settings.model)
+
+
+def strongest_installed(directory: Path, fallback: str) -> str:
+    from alphamatte.engine.acquire import is_verified
+    from alphamatte.engine.registry import CATALOGUE, REGISTRY
+
+    base = REGISTRY.get(fallback)
+    best, strength = fallback, base.strength if base is not None else 0
+    for spec in CATALOGUE:
+        path = directory / spec.filename
+        if spec.strength > strength and spec.pinned and is_verified(path, spec):
+            best, strength = spec.name, spec.strength
+    return best
+
+
 def load_engine(
     settings: Settings,
     *,
@@ -36,8 +58,9 @@ def load_engine(
     threads: int | None = None,
     fetch: bool = True,
     choose_for: int | None = None,
+    model: str | None = None,
 ) -> Matter:
-    """The model ``settings`` name, verified, prepared and opened as they say.
+    """The model ``settings`` name (or ``model``), verified, prepared and opened as they say.
 
     ``threads``: the session's own (several actors on one node), else ``settings.threads``;
     ``choose_for``: the thread count ``auto`` chooses for (see ``engine.loader.load_matter``).
@@ -46,8 +69,8 @@ def load_engine(
     from alphamatte.engine.matting import MattingConfig
 
     return load_matter(
-        settings.model,
-        config=MattingConfig(max_side=settings.max_side, quality=settings.quality),
+        model or model_for(settings),
+        config=MattingConfig(max_side=settings.max_side),
         directory=settings.models_dir,
         threads=threads or settings.threads,
         fetch=fetch,

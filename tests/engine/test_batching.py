@@ -147,10 +147,8 @@ def test_a_gpu_session_is_batched_and_warmed_for_every_canvas_it_will_see(
     inner = FakeSession()
     monkeypatch.setattr(loader, "open_session", lambda *args, **kwargs: inner)
     monkeypatch.setattr(loader, "on_gpu", lambda session: session is inner)
-    matter = load_matter(
-        fetch=False, batch=BatchPolicy(4, 0.005), config=MattingConfig(quality="best")
-    )
+    matter = load_matter(fetch=False, batch=BatchPolicy(4, 0.005), config=MattingConfig())
     assert isinstance(matter.session, MicroBatcher)
     matter.session.close()
     warmed = [(n, side) for n, _, side, _ in inner.calls]
-    assert warmed == [(1, 768), (2, 768), (4, 768), (1, 1024), (2, 1024), (4, 1024)]
+    assert warmed == [(1, 1024), (2, 1024), (4, 1024)]

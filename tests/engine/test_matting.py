@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from alphamatte.engine.matting import Matter, MattingConfig, refine_with_views
+from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.engine.pipeline import run_matting
 from alphamatte.engine.registry import ISNET
 from alphamatte.imaging.decode import decode
@@ -13,11 +13,9 @@ from tests.conftest import gradient_rgb, image_bytes
 from tests.fakes import FakeSession
 
 
-def make(
-    max_side: int = 1024, quality: str = "fast", dynamic: bool = True
-) -> tuple[Matter, FakeSession]:
+def make(max_side: int = 1024, dynamic: bool = True) -> tuple[Matter, FakeSession]:
     session = FakeSession(dynamic=dynamic)
-    return Matter(session, ISNET, MattingConfig(max_side=max_side, quality=quality)), session  # type: ignore[arg-type]
+    return Matter(session, ISNET, MattingConfig(max_side=max_side)), session  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -59,57 +57,6 @@ def test_matte_lines_up_with_the_subject() -> None:
     assert matte[20, 375] < 50
 
 
-def test_best_quality_runs_three_views_and_stays_aligned() -> None:
-    matter, session = make(quality="best", max_side=640)
-    rgb = np.zeros((400, 600, 3), np.uint8)
-    rgb[100:300, 20:200] = 255  # off-centre, so a misaligned flip, stretch or scale would show
-    matte = matter.predict(rgb)
-    sides = [shape[2] for shape in session.calls]
-    assert sorted(sides) == [480, 640, 640]  # photo, mirror, and the 3/4-size view
-    assert matte[200, 100] > 200 and matte[200, 450] < 50
-    assert matte[50, 100] < 50 and matte[350, 100] < 50
-
-
-class OneViewWrong(FakeSession):
-    """The second view sees a ghost region in the top-left corner."""
-
-    def __init__(self, ghost: float) -> None:
-        super().__init__()
-        self.ghost = ghost
-
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        out = super().run(batch)
-        self.seen = getattr(self, "seen", 0) + 1
-        if self.seen == 2:
-            out[:, :, :40, :40] = self.ghost
-        return out
-
-
-@pytest.mark.parametrize("ghost", [1.0, 0.3])
-def test_extra_views_never_add_a_region_the_photo_view_was_sure_of(ghost: float) -> None:
-    """A region one view sees and the photo's own view rules out stays out, whether the ghost
-    is opaque or faint (a mean of views would have let a faint one in)."""
-    matter = Matter(OneViewWrong(ghost), ISNET, MattingConfig(max_side=640, quality="best"))  # type: ignore[arg-type]
-    matte = matter.predict(np.zeros((400, 600, 3), np.uint8))
-    assert matte.max() == 0
-
-
-def test_extra_views_refine_only_uncertain_pixels_and_only_a_little() -> None:
-    primary = np.array([[0.0, 0.5, 0.5, 1.0, 0.97]], np.float32)
-    other = np.array([[0.6, 0.56, 0.0, 0.4, 1.0]], np.float32)
-    refined = refine_with_views([primary, other, other])
-    # sure pixels (0 and 1) keep the photo view's value, however far the others are; an
-    # uncertain one takes the views' mean when it is close (0.54), not when far (0.17).
-    np.testing.assert_allclose(refined, [[0.0, 0.54, 0.5, 1.0, 0.99]], atol=1e-6)
-    assert refine_with_views([primary]) is primary
-
-
-def test_best_below_the_collapse_size_averages_two_views() -> None:
-    matter, session = make(quality="best", max_side=400)
-    matter.predict(gradient_rgb(600, 400))
-    assert [shape[2] for shape in session.calls] == [384, 384]
-
-
 class CanvasRecorder(FakeSession):
     def run(self, batch: np.ndarray) -> np.ndarray:
         self.last = batch.copy()
@@ -131,19 +78,14 @@ def test_photos_the_model_would_enlarge_are_letterboxed_larger_ones_stretched(
 
 
 def test_a_stretched_view_is_stretched_back_in_line_with_the_subject() -> None:
-    from alphamatte.engine.matting import View
-
     matter, _ = make(max_side=256)
     rgb = np.zeros((100, 400, 3), np.uint8)
     rgb[20:60, 300:380] = 255
     size = matter.inference_size(400, 100)
-    stretched = matter._view(rgb, View(stretch=True), size)
-    letterboxed = matter._view(rgb, View(), size)
-    mirrored = matter._view(rgb, View(stretch=True, mirror=True), size)
-    smaller = matter._view(rgb, View(stretch=True, scale=0.75), size)
-    assert stretched.shape == letterboxed.shape == smaller.shape == (64, 256)
-    for other in (stretched, mirrored, smaller):
-        assert np.abs(other - letterboxed).mean() < 0.02
+    stretched = matter._run(rgb, True, size)
+    letterboxed = matter._run(rgb, False, size)
+    assert stretched.shape == letterboxed.shape == (64, 256)
+    assert np.abs(stretched - letterboxed).mean() < 0.02
 
 
 def test_fixed_size_session_gets_its_trained_square() -> None:
@@ -161,8 +103,6 @@ def test_rejects_non_rgb_arrays() -> None:
 def test_invalid_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         MattingConfig(max_side=2048)
-    with pytest.raises(ValueError):
-        MattingConfig(quality="ultra")  # type: ignore[arg-type]
 
 
 def test_concurrent_callers_get_their_own_results() -> None:

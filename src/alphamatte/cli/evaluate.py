@@ -113,7 +113,7 @@ def eval_command(
         raise click.ClickException(f"No <source>/images + <source>/alpha pairs under {dataset}.")
     matter = load_matter_or_exit(**engine)
     console = Console(stderr=True)
-    ours_name = matter.config.quality
+    ours_name = matter.name
 
     def progress(result: Result) -> None:
         console.print(f"{result.pair.source}/{result.pair.name}: SAD {result.metrics['sad']:.2f}")

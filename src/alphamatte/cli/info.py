@@ -24,7 +24,6 @@ def info(**engine: object) -> None:
         "device": f"{runtime.device} ({cpu_model()})",
         "precision": runtime.precision,
         "threads": str(runtime.threads),
-        "quality": matter.config.quality,
         "max side": str(matter.config.max_side),
         "openvino installed": "yes" if openvino_installed() else "no",
     }

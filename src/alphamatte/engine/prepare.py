@@ -223,3 +223,73 @@ def _topological_sort(graph: onnx.GraphProto) -> None:
         pending = remaining
     del graph.node[:]
     graph.node.extend(ordered)
+
+
+GENERIC_VERSION = 1  # bump when prepare_generic changes
+
+
+def generic_path(source: Path) -> Path:
+    return source.with_name(f"{source.stem}.generic-v{GENERIC_VERSION}.onnx")
+
+
+def prepare_generic(source: Path, output: int = 0) -> Path:
+    """The graph of any model, ready for CPUs: only output ``output`` kept (ONNX Runtime
+    computes and keeps every graph output) and fp16 weights widened to fp32. A graph that
+    needs neither is run as published (``source`` itself)."""
+    model = onnx.load(str(source), load_external_data=False)
+    outputs = len(model.graph.output)
+    if output >= outputs:
+        raise ValueError(f"the graph has {outputs} output(s); the contract reads output {output}")
+    half = any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer)
+    if outputs == 1 and not half:
+        return source
+    target = generic_path(source)
+    if target.is_file():
+        return target
+    model = onnx.load(str(source))
+    if half:
+        widen_to_fp32(model)
+        for value in list(model.graph.input) + list(model.graph.output):
+            if value.type.tensor_type.elem_type == TensorProto.FLOAT16:
+                value.type.tensor_type.elem_type = TensorProto.FLOAT
+    keep_one_output(model, output)
+    onnx.checker.check_model(model)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        onnx.save(model, str(partial))
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def keep_one_output(model: onnx.ModelProto, index: int) -> None:
+    """Keep graph output ``index`` only, with the nodes and weights it needs (a node is kept
+    when any of its outputs is needed)."""
+    graph = model.graph
+    kept_output = onnx.ValueInfoProto()
+    kept_output.CopyFrom(graph.output[index])
+    del graph.output[:]
+    graph.output.append(kept_output)
+    nodes = list(graph.node)
+    producers = {out: i for i, node in enumerate(nodes) for out in node.output}
+    needed: set[int] = set()
+    pending = [kept_output.name]
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        position = producers.get(name)
+        if position is None:
+            continue
+        needed.add(position)
+        pending.extend(n for n in nodes[position].input if n)
+    kept = [node for i, node in enumerate(nodes) if i in needed]
+    del graph.node[:]
+    graph.node.extend(kept)
+    read = {name for node in graph.node for name in node.input}
+    weights = [tensor for tensor in graph.initializer if tensor.name in read]
+    del graph.initializer[:]
+    graph.initializer.extend(weights)

@@ -48,8 +48,8 @@ def calibration_photos() -> list[np.ndarray]:
 
 def calibration_batches(spec: ModelSpec, side: int = CALIBRATION_SIDE) -> Iterator[np.ndarray]:
     """Each photo letterboxed as :class:`Matter` does it, and normalised."""
-    mean = np.asarray(spec.mean, dtype=np.float32).reshape(1, 3, 1, 1)
-    std = np.asarray(spec.std, dtype=np.float32).reshape(1, 3, 1, 1)
+    mean = np.asarray(spec.input.mean, dtype=np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(spec.input.std, dtype=np.float32).reshape(1, 3, 1, 1)
     for rgb in calibration_photos():
         width, height = fitted_size(rgb.shape[1], rgb.shape[0], side)
         planar = letterbox(rgb, side, width, height).transpose(2, 0, 1)[None] / np.float32(255)
