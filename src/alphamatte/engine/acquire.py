@@ -166,9 +166,7 @@ def download(
                 f"{_size(partial):,} bytes are kept in {partial} and the next fetch resumes."
             )
     try:
-        return _install(
-            spec, directory, lambda out: _move(partial, out), origin=url, provided=url
-        )
+        return _install(spec, directory, lambda out: _move(partial, out), origin=url, provided=url)
     finally:
         partial.unlink(missing_ok=True)
 

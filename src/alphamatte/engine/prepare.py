@@ -253,6 +253,7 @@ def prepare_generic(source: Path, output: int = 0) -> Path:
             if value.type.tensor_type.elem_type == TensorProto.FLOAT16:
                 value.type.tensor_type.elem_type = TensorProto.FLOAT
     keep_one_output(model, output)
+    _topological_sort(model.graph)  # published graphs need not be sorted; the checker wants it
     onnx.checker.check_model(model)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
