@@ -17,6 +17,11 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=home_dir)
     model: str = "isnet-general-use"
+    # Every model this server serves, comma-separated, the first the default (unset: model).
+    # Loaded when first asked for, within memory_budget_mb (server/models.py).
+    models: str | None = None
+    # Credits per image by model, "birefnet-general=2,u2netp=0.5" (unset: the catalogue's).
+    model_prices: str | None = None
     max_side: int = Field(default=1024, ge=32, le=1024)
     quality: Literal["fast", "best"] = "fast"
     threads: int | None = Field(default=None, ge=1)

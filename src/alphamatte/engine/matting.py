@@ -98,8 +98,9 @@ class Matter:
         """The model's matte of ``rgb``, brought to ``size``.
 
         A letterbox keeps the photo's shape in the top-left corner of a square filled with the
-        contract's pad value; a stretch fills the square. Either is undone exactly: the canvas
-        cropped or the stretch resized back."""
+        contract's pad value; a stretch fills the square, resampling ``rgb`` once (straight
+        from the photo, not from its already shrunk copy). Either is undone exactly: the
+        canvas cropped or the stretch resized back."""
         side = self.canvas_side()
         if stretch:
             width, height = side, side
@@ -116,9 +117,10 @@ class Matter:
         height, width = rgb.shape[:2]
         size = self.inference_size(width, height)
         stretch = self.stretches(width, height)
+        small = rgb
         if size[0] * size[1] < height * width:
-            rgb = resize_image(rgb, *size)  # one Lanczos shrink, as the SDK's proxy does
-        return CoarseMatte(self._run(rgb, stretch, size), rgb)
+            small = resize_image(rgb, *size)  # one Lanczos shrink, as the SDK's proxy does
+        return CoarseMatte(self._run(rgb if stretch else small, stretch, size), small)
 
     def predict_float(self, rgb: np.ndarray) -> np.ndarray:
         """The float32 matte in 0..1 with exactly the input's height and width."""

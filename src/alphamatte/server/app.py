@@ -10,13 +10,12 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import anyio.to_thread
-import numpy as np
 from fastapi import FastAPI
 
 from alphamatte import __version__
 from alphamatte.config import Settings
 from alphamatte.engine.backends import describe, on_gpu
-from alphamatte.engine.batching import BatchPolicy, MicroBatcher
+from alphamatte.engine.batching import BatchPolicy
 from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter
 from alphamatte.imaging.decontaminate import warm_up
@@ -26,6 +25,7 @@ from alphamatte.server.accounting.credits import refund_stale
 from alphamatte.server.accounting.keys import RecentKeys
 from alphamatte.server.admission import MB, MemoryBudget, default_budget_mb
 from alphamatte.server.errors import install_error_handlers
+from alphamatte.server.models import ModelPool, model_prices, served_models
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import make_result_cache
 from alphamatte.server.routes import account, admin, health, playground, removebg, withoutbg
@@ -108,8 +108,19 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(migrate, db)
         await anyio.to_thread.run_sync(reap, state)
-        state.matter = await anyio.to_thread.run_sync(factory, settings)
-        if on_gpu(state.matter.session):
+        from alphamatte.runtime import model_for
+
+        pool = ModelPool(
+            settings,
+            factory,
+            state.memory,
+            served_models(settings, model_for(settings)),
+            model_prices(settings),
+        )
+        async with pool.use(pool.default) as matter:  # loaded and warmed before /ready
+            pass
+        state.models = pool
+        if on_gpu(matter.session):
             # The GPU runs one photo in ~11 ms while its decode, resize and encode take longer
             # on the CPU: enough requests must be in flight to keep it busy (8 clients kept it
             # 95 % busy on an H100), and a batch fills only if that many are.
@@ -118,18 +129,15 @@ def create_app(
             state.executor = BoundedExecutor(
                 workers=inflight + 2, max_pending=max(settings.queue_size, 2 * inflight)
             )
-        # One small inference: the runtime's arena for the full canvas is allocated now, so it
-        # belongs to the idle server and the memory budget only has to cover per-photo work.
-        matter = state.matter
-        await anyio.to_thread.run_sync(lambda: matter.predict(np.zeros((64, 64, 3), np.uint8)))
-        runtime = describe(state.matter.session)
+        runtime = describe(matter.session)
         log.info(
-            "model %s on %s (%s, %s, %d threads)",
-            settings.model,
+            "model %s on %s (%s, %s, %d threads); serving %s",
+            pool.default,
             runtime.backend,
             runtime.device,
             runtime.precision,
             runtime.threads,
+            ", ".join(pool.names),
         )
         await anyio.to_thread.run_sync(warm_up)  # numba JIT for cutouts, before /ready
         async with anyio.create_task_group() as tasks:
@@ -138,8 +146,7 @@ def create_app(
             yield
             tasks.cancel_scope.cancel()
         state.executor.shutdown()
-        if isinstance(state.matter.session, MicroBatcher):
-            state.matter.session.close()
+        await pool.close()
         db.dispose()
 
     app = FastAPI(

@@ -14,7 +14,7 @@ from fastapi import Request
 from sqlalchemy import Connection
 
 from alphamatte.server.accounting import credits
-from alphamatte.server.accounting.amounts import MILLI
+from alphamatte.server.accounting.amounts import MILLI, from_milli
 from alphamatte.server.errors import CREDITS_EXPIRED, INSUFFICIENT_CREDIT, INVALID_KEY, ApiError
 from alphamatte.server.state import ServerState
 
@@ -32,16 +32,20 @@ class Paid(Generic[T]):
         endpoint: str,
         record: Callable[[T], Callable[[Connection], None]] | None,
         milli: int = MILLI,
+        model: str | None = None,
     ) -> None:
         self.state, self.key_id, self.request_id = state, key_id, request_id
         self.endpoint, self.record, self.milli = endpoint, record, milli
+        self.model = model
         # Set when the request's task is cancelled while the job runs on: its result will
         # never be sent, so the job refunds instead of charging.
         self.abandoned = threading.Event()
 
     def run(self, produce: Callable[[], T]) -> tuple[T, bool]:
         db = self.state.db
-        outcome = credits.reserve(db, self.key_id, self.request_id, self.endpoint, self.milli)
+        outcome = credits.reserve(
+            db, self.key_id, self.request_id, self.endpoint, self.milli, self.model
+        )
         if outcome is credits.Reservation.EXPIRED:
             raise ApiError(403, CREDITS_EXPIRED)
         if outcome is credits.Reservation.NO_CREDIT:
@@ -70,5 +74,5 @@ class Paid(Generic[T]):
         except BaseException:
             self.abandoned.set()
             raise
-        request.state.credits_charged = 1 if charged else 0
+        request.state.credits_charged = from_milli(self.milli) if charged else 0
         return made

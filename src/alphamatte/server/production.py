@@ -1,8 +1,10 @@
 """One procedure for every image request, whichever dialect asked:
 
-model loaded (else 503) → the photo's header opened and checked (pixel limit, format) → the
-route's own checks on it, which may add to its memory cost → memory admission → on one worker
-thread: decode → reserve the price → make the product → charge (refund on any failure).
+the request's model chosen (its own, its key's default, the server's; 400/403) and loaded
+(within the memory budget, server/models.py) → the photo's header opened and checked (pixel
+limit, format) → the route's own checks on it, which may add to its memory cost → memory
+admission → on one worker thread: decode → reserve the price → make the product → charge
+(refund on any failure).
 
 A refusal for memory or by a check comes before the credit reservation, so it is never
 charged. Everything after admission runs as one job on one worker thread: each hop between the
@@ -20,6 +22,7 @@ from PIL import Image
 
 from alphamatte.engine.matting import Matter
 from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
+from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.billing import Paid
 from alphamatte.server.deps import INLINE_BYTES
 from alphamatte.server.errors import ApiError
@@ -33,6 +36,19 @@ Checks = Callable[[Image.Image, AsyncExitStack], Awaitable[int]]
 Make = Callable[[Matter, DecodedImage], T]
 
 
+def choose_model(
+    request: Request, state: ServerState, key: ApiKey, asked: str | None = None
+) -> str:
+    """The model this request runs (``asked``, else the ``model`` query parameter, else the
+    key's default, else the server's), named in the ``X-Model`` response header."""
+    models = state.models
+    if models is None:
+        raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
+    name = models.choose(asked or request.query_params.get("model"), key)
+    request.state.extra_headers = {**getattr(request.state, "extra_headers", {}), "X-Model": name}
+    return name
+
+
 async def produce(
     request: Request,
     state: ServerState,
@@ -42,14 +58,17 @@ async def produce(
     max_bytes: int,
     cost: Cost,
     make: Make[T],
+    model: str,
     checks: Checks | None = None,
 ) -> T:
-    """``make(matter, decoded photo)``, paid for, after every check and within memory."""
+    """``make(matter, decoded photo)`` with ``model``, paid for, after every check and within
+    memory."""
     settings = state.settings
-    matter = state.matter
-    if matter is None:
+    models = state.models
+    if models is None:
         raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
     async with AsyncExitStack() as admitted:
+        matter = await admitted.enter_async_context(models.use(model))
 
         def open_header() -> Image.Image:
             return open_checked(photo, max_bytes=max_bytes, max_pixels=settings.max_pixels)

@@ -29,12 +29,13 @@ class ResultCache(Protocol):
     def put(self, key: str, value: bytes) -> None: ...
 
 
-def result_key(settings: Settings, product: str, digest: str) -> str:
-    """The cache key for an upload whose sha256 hex digest is ``digest``."""
+def result_key(settings: Settings, product: str, digest: str, model: str | None = None) -> str:
+    """The cache key for an upload whose sha256 hex digest is ``digest``, made by ``model``
+    (unset: the settings' model)."""
     parts = (
         CACHE_VERSION,
         product,
-        settings.model,
+        model or settings.model,
         settings.quality,
         str(settings.max_side),
         str(settings.max_pixels),

@@ -12,6 +12,7 @@ from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter
 from alphamatte.server.accounting.keys import RecentKeys
 from alphamatte.server.admission import MemoryBudget
+from alphamatte.server.models import ModelPool
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import NoResultCache, ResultCache
 
@@ -58,4 +59,9 @@ class ServerState:
     memory: MemoryBudget
     results: ResultCache = field(default_factory=NoResultCache)
     recent_keys: RecentKeys = field(default_factory=lambda: RecentKeys(ttl_s=0))
-    matter: Matter | None = None
+    models: ModelPool | None = None  # set once the default model is loaded
+
+    @property
+    def matter(self) -> Matter | None:
+        """The default model, when loaded."""
+        return self.models.peek() if self.models is not None else None

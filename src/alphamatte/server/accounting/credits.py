@@ -57,16 +57,32 @@ class Reservation(enum.Enum):
 _TAKE_ON_DRIVER = DriverStatement(_TAKE)
 _WHY_NOT_ON_DRIVER = DriverStatement(_WHY_NOT)
 _NOTE_ON_DRIVER = DriverStatement(
-    _NOTE, ("key_id", "endpoint", "request_id", "credits", "state", "created_at", "kind", "actor")
+    _NOTE,
+    (
+        "key_id",
+        "endpoint",
+        "request_id",
+        "credits",
+        "state",
+        "created_at",
+        "kind",
+        "actor",
+        "model",
+    ),
 )
 _MAKE_FINAL_ON_DRIVER = DriverStatement(_MAKE_FINAL)
 
 
 def reserve(
-    engine: Engine, key_id: int, request_id: str, endpoint: str, milli: int = MILLI
+    engine: Engine,
+    key_id: int,
+    request_id: str,
+    endpoint: str,
+    milli: int = MILLI,
+    model: str | None = None,
 ) -> Reservation:
     """Take ``milli`` thousandths of a credit (one credit by default) from the key in one
-    conditional UPDATE, and note it in the ledger.
+    conditional UPDATE, and note it in the ledger (with the ``model`` it pays for).
 
     The UPDATE only matches while the balance covers the request, so concurrent requests can
     never drive it below zero whatever the interleaving.
@@ -82,6 +98,7 @@ def reserve(
         "created_at": now,
         "kind": Kind.CHARGE.value,
         "actor": Actor.SERVER.value,
+        "model": model,
     }
     why: tuple[object, ...] | None
     if on_driver(engine):

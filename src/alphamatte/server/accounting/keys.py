@@ -30,6 +30,8 @@ class ApiKey:
     revoked: bool
     created_at: datetime
     removebg_rate_limit: str | None = None  # megapixels per window on remove.bg's endpoints
+    default_model: str | None = None  # None: the server's default model
+    allowed_models: tuple[str, ...] | None = None  # None: every model the server serves
 
     @property
     def credits(self) -> Credits:
@@ -56,7 +58,16 @@ def _row_to_key(row: object) -> ApiKey:
         revoked=bool(mapping["revoked"]),
         created_at=mapping["created_at"],
         removebg_rate_limit=mapping["removebg_rate_limit"],
+        default_model=mapping["default_model"],
+        allowed_models=split_models(mapping["allowed_models"]),
     )
+
+
+def split_models(text: str | None) -> tuple[str, ...] | None:
+    """A key's stored allow-list ("a,b") as names; None (or empty) allows every model."""
+    if not text:
+        return None
+    return tuple(name.strip() for name in text.split(",") if name.strip()) or None
 
 
 def create_key(
@@ -67,6 +78,8 @@ def create_key(
     expires_at: datetime | None = None,
     rate_limit: str | None = None,
     removebg_rate_limit: str | None = None,
+    default_model: str | None = None,
+    allowed_models: tuple[str, ...] | None = None,
     validity: timedelta | None = None,
     actor: Actor = Actor.CLI,
 ) -> tuple[ApiKey, str]:
@@ -90,6 +103,8 @@ def create_key(
                 expires_at=expires_at,
                 rate_limit=rate_limit,
                 removebg_rate_limit=removebg_rate_limit,
+                default_model=default_model,
+                allowed_models=",".join(allowed_models) if allowed_models else None,
                 revoked=False,
                 created_at=now,
             )
@@ -237,3 +252,23 @@ def revoke(engine: Engine, key_id: int) -> bool:
     with engine.begin() as conn:
         result = conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked=True))
     return result.rowcount == 1
+
+
+def set_models(
+    engine: Engine,
+    key_id: int,
+    *,
+    default_model: str | None,
+    allowed_models: tuple[str, ...] | None,
+) -> ApiKey | None:
+    """Set a key's default model and allow-list (None: the server's default / every model)."""
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id)
+            .values(
+                default_model=default_model,
+                allowed_models=",".join(allowed_models) if allowed_models else None,
+            )
+        )
+    return get_key(engine, key_id) if done.rowcount == 1 else None

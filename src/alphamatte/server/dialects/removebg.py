@@ -77,6 +77,7 @@ class RemoveBgRequest:
     format: str  # auto | png | jpg | webp | zip
     roi: str | None
     options: ProductOptions  # format "png" when ``format`` is auto: decided once laid out
+    model: str | None = None  # our extension: the model to run (unset: the key's or server's)
 
     @property
     def max_pixels(self) -> int:
@@ -204,8 +205,11 @@ def read_request(
     background_url = fields.get("bg_image_url")
     if background_url is not None and options.bg_color is not None:
         raise bad("multiple_backgrounds", "Send bg_color or bg_image_url, not both.")
+    model = fields.get("model")
+    if model is not None and (len(model) > 100 or not model.isprintable()):
+        raise bad("invalid_model", "model must be a model name this server serves.")
     return RemoveBgRequest(
-        image, url, background, background_url, size, fmt, fields.get("roi"), options
+        image, url, background, background_url, size, fmt, fields.get("roi"), options, model
     )
 
 

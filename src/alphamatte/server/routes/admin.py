@@ -20,6 +20,7 @@ from alphamatte.server.accounting.ledger import Actor
 from alphamatte.server.deps import State, client_address, off_loop_if
 from alphamatte.server.errors import ApiError
 from alphamatte.server.ratelimit import valid_rate_limit
+from alphamatte.server.state import ServerState
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -62,6 +63,10 @@ class NewKey(BaseModel):
     expires_at: Expiry = None
     rate_limit: str | None = Field(default=None, max_length=64)
     removebg_rate_limit: str | None = Field(default=None, max_length=64)  # megapixels
+    default_model: str | None = Field(default=None, max_length=100)
+    allowed_models: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, max_length=100
+    )
 
     @field_validator("rate_limit", "removebg_rate_limit")
     @classmethod
@@ -69,6 +74,28 @@ class NewKey(BaseModel):
         if value is not None and not valid_rate_limit(value):
             raise ValueError("rate_limit must look like '7/minute'")
         return value
+
+
+class KeyModels(BaseModel):
+    default_model: str | None = Field(default=None, max_length=100)
+    allowed_models: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, max_length=100
+    )
+
+
+def _checked_models(
+    state: ServerState, default: str | None, allowed: list[str] | None
+) -> tuple[str | None, tuple[str, ...] | None]:
+    """Names the server serves, and a default the allow-list allows; else 422."""
+    served = set(state.models.names)
+    unknown = sorted({*(allowed or ()), *([default] if default else [])} - served)
+    if unknown:
+        raise ApiError(
+            422, f"Not served here: {', '.join(unknown)}; ALPHAMATTE_MODELS lists {sorted(served)}."
+        )
+    if default and allowed and default not in allowed:
+        raise ApiError(422, "The default model must be one of the allowed models.")
+    return default, tuple(allowed) if allowed else None
 
 
 class TopUp(BaseModel):
@@ -91,6 +118,8 @@ def _public(key: keys.ApiKey) -> dict[str, Any]:
         "expires_at": key.expires_at.isoformat(sep=" ") if key.expires_at else None,
         "rate_limit": key.rate_limit,
         "removebg_rate_limit": key.removebg_rate_limit,
+        "default_model": key.default_model,
+        "allowed_models": list(key.allowed_models) if key.allowed_models else None,
         "revoked": key.revoked,
         "created_at": key.created_at.isoformat(sep=" "),
     }
@@ -98,6 +127,7 @@ def _public(key: keys.ApiKey) -> dict[str, Any]:
 
 @router.post("/keys", status_code=201, summary="Create a key; the raw key is in the answer once")
 async def create(body: NewKey, state: State, _: Admin) -> dict[str, Any]:
+    default, allowed = _checked_models(state, body.default_model, body.allowed_models)
     key, raw = await anyio.to_thread.run_sync(
         lambda: keys.create_key(
             state.db,
@@ -106,6 +136,8 @@ async def create(body: NewKey, state: State, _: Admin) -> dict[str, Any]:
             expires_at=body.expires_at,
             rate_limit=body.rate_limit,
             removebg_rate_limit=body.removebg_rate_limit,
+            default_model=default,
+            allowed_models=allowed,
             validity=state.settings.credit_validity,
             actor=Actor.ADMIN_API,
         )
@@ -165,6 +197,18 @@ async def key_ledger(
         # The cursor for the next page; null on the last one.
         "next_after": rows[-1].id if len(rows) == limit else None,
     }
+
+
+@router.put("/keys/{key_id}/models", summary="A key's default model and allowed models")
+async def set_models(key_id: KeyId, body: KeyModels, state: State, _: Admin) -> dict[str, Any]:
+    default, allowed = _checked_models(state, body.default_model, body.allowed_models)
+    key = await anyio.to_thread.run_sync(
+        lambda: keys.set_models(state.db, key_id, default_model=default, allowed_models=allowed)
+    )
+    if key is None:
+        raise ApiError(404, f"No key with id {key_id}.")
+    state.recent_keys.forget_all()
+    return _public(key)
 
 
 @router.post("/keys/{key_id}/revoke", summary="Revoke a key for good")

@@ -22,7 +22,7 @@ from alphamatte.imaging.decode import DecodedImage, open_checked
 from alphamatte.imaging.encode import MEDIA_TYPES
 from alphamatte.imaging.layout import Box
 from alphamatte.server.accounting import improvements
-from alphamatte.server.accounting.amounts import from_milli
+from alphamatte.server.accounting.amounts import MILLI, from_milli
 from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.admission import background_cost
 from alphamatte.server.billing import Paid
@@ -46,7 +46,7 @@ from alphamatte.server.dialects.removebg import (
 )
 from alphamatte.server.errors import ApiError
 from alphamatte.server.openapi import BINARY, errors, obj, request_body
-from alphamatte.server.production import produce
+from alphamatte.server.production import choose_model, produce
 from alphamatte.server.state import ServerState
 from alphamatte.server.url_fetch import allowed_hosts, fetch_image
 
@@ -164,7 +164,8 @@ async def removebg(request: Request) -> Response:
     key = await authenticated_key(request, state, recent=state.recent_keys)
     await megapixels_left(request, state, key)
     asked = await _read(request, state)
-    made = await _produce(request, state, key, asked)
+    model = choose_model(request, state, key, asked.model)
+    made = await _produce(request, state, key, asked, model)
     return await _answer(request, asked, made)
 
 
@@ -173,7 +174,7 @@ async def _answer(request: Request, asked: RemoveBgRequest, made: Product) -> Re
     foreground = made.foreground or Box(0, 0, 0, 0)
     headers = {
         **getattr(request.state, "extra_headers", {}),
-        "X-Credits-Charged": str(from_milli(asked.price_milli) if charged else 0),
+        "X-Credits-Charged": str(charged),
         "X-Width": str(made.width),
         "X-Height": str(made.height),
         "X-Foreground-Top": str(foreground.top),
@@ -203,7 +204,7 @@ async def _answer(request: Request, asked: RemoveBgRequest, made: Product) -> Re
 
 
 async def _produce(
-    request: Request, state: ServerState, key: ApiKey, asked: RemoveBgRequest
+    request: Request, state: ServerState, key: ApiKey, asked: RemoveBgRequest, model: str
 ) -> Product:
     """The one procedure (server/production.py), with remove.bg's checks on the header: the
     background's header, a format that can hold the result, the megapixels to spend."""
@@ -224,8 +225,10 @@ async def _produce(
         backdrop = asked.decoded_background(settings.max_pixels)
         return make_product(matter, image.upright(), spec, backdrop)
 
+    # remove.bg's price for the size (a preview costs a quarter), times the model's.
+    price = asked.price_milli * (state.models.price_milli(model) if state.models else MILLI)
     paid: Paid[Product] = Paid(
-        state, key.id, request.state.request_id, request.url.path, None, asked.price_milli
+        state, key.id, request.state.request_id, request.url.path, None, price // MILLI, model
     )
     return await produce(
         request,
@@ -235,6 +238,7 @@ async def _produce(
         max_bytes=len(asked.image),
         cost="cutout",
         make=make,
+        model=model,
         checks=checks,
     )
 

@@ -19,13 +19,15 @@ from alphamatte.engine.pipeline import MatteResult, run_matting
 from alphamatte.imaging.decode import DecodedImage
 from alphamatte.imaging.encode import encode_png
 from alphamatte.server.accounting import idempotency
+from alphamatte.server.accounting.amounts import MILLI
+from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.billing import Paid
 from alphamatte.server.body import MARGIN, base64_body_limit, read_limited
 from alphamatte.server.deps import INLINE_BYTES, authorised, off_loop_if
 from alphamatte.server.dialects.withoutbg import image_from_json, image_from_multipart
 from alphamatte.server.errors import ApiError
 from alphamatte.server.openapi import BINARY, errors, obj, request_body
-from alphamatte.server.production import produce
+from alphamatte.server.production import choose_model, produce
 from alphamatte.server.result_cache import result_key
 from alphamatte.server.state import ServerState
 
@@ -64,6 +66,7 @@ async def _produce(
     key_id: int,
     data: bytes,
     product: Product,
+    model: str,
     record: Record | None = None,
 ) -> bytes:
     """A cache hit, charged; else the one procedure (server/production.py): admit by memory
@@ -75,14 +78,17 @@ async def _produce(
     cache_key: str | None = None
     png: bytes | None = None
     if state.results.enabled:
-        cache_key = result_key(settings, product, await sha256_hex(data))
+        cache_key = result_key(settings, product, await sha256_hex(data), model)
         png = await off_loop_if(state.results.blocking, state.results.get, cache_key)
         state.metrics.cache.labels("hit" if png is not None else "miss").inc()
     request.state.extra_headers = {
         **getattr(request.state, "extra_headers", {}),
         "X-Result-Cache": "hit" if png is not None else "miss",
     }
-    paid: Paid[bytes] = Paid(state, key_id, request.state.request_id, request.url.path, record)
+    price = state.models.price_milli(model) if state.models is not None else MILLI
+    paid: Paid[bytes] = Paid(
+        state, key_id, request.state.request_id, request.url.path, record, price, model
+    )
     if png is not None:
         hit = png
         return await paid.settle(request, anyio.to_thread.run_sync(paid.run, lambda: hit))
@@ -91,7 +97,14 @@ async def _produce(
         return _infer(state, matter, image, product, cache_key)
 
     return await produce(
-        request, state, paid, data, max_bytes=settings.max_input_bytes, cost=product, make=make
+        request,
+        state,
+        paid,
+        data,
+        max_bytes=settings.max_input_bytes,
+        cost=product,
+        make=make,
+        model=model,
     )
 
 
@@ -133,16 +146,17 @@ async def _respond(
     data: bytes,
     product: Product,
     render: Render,
+    model: str,
 ) -> Response:
     """Run the request, once per Idempotency-Key when the client sends one."""
     idem_key = request.headers.get("idempotency-key")
     if idem_key is None:
-        png = await _produce(request, state, key_id, data, product)
+        png = await _produce(request, state, key_id, data, product, model)
         content, media_type = await off_loop_if(len(png) > INLINE_BYTES, render, png)
         return Response(content, media_type=media_type, headers=_success_headers(request))
     if not 1 <= len(idem_key) <= 200 or not idem_key.isascii() or not idem_key.isprintable():
         raise ApiError(400, "Idempotency-Key must be 1 to 200 printable ASCII characters.")
-    digest = await sha256_hex(request.url.path.encode() + b"\0" + body)
+    digest = await sha256_hex(f"{request.url.path}\0{model}\0".encode() + body)
     ttl = timedelta(seconds=state.settings.idempotency_ttl_s)
     outcome, stored = await anyio.to_thread.run_sync(
         idempotency.claim, state.db, key_id, idem_key, digest, ttl
@@ -167,7 +181,7 @@ async def _respond(
         return lambda conn: idempotency.complete(conn, key_id, idem_key, stored)
 
     try:
-        png = await _produce(request, state, key_id, data, product, record)
+        png = await _produce(request, state, key_id, data, product, model, record)
     except BaseException:
         await anyio.to_thread.run_sync(idempotency.release, state.db, key_id, idem_key)
         raise
@@ -191,22 +205,24 @@ def _as_png(png: bytes) -> tuple[bytes, str]:
 
 
 async def _json_route(
-    request: Request, state: ServerState, key_id: int, product: Product, field: str
+    request: Request, state: ServerState, key: ApiKey, product: Product, field: str
 ) -> Response:
+    model = choose_model(request, state, key)
     limit = state.settings.max_input_bytes
     body = await read_limited(request, base64_body_limit(limit), state.settings.body_timeout_s)
     # 10 MB of base64 takes ~50 ms to parse and decode: large bodies go to a thread.
     data = await off_loop_if(len(body) > INLINE_BYTES, image_from_json, body, limit)
-    return await _respond(request, state, key_id, body, data, product, _as_json(field))
+    return await _respond(request, state, key.id, body, data, product, _as_json(field), model)
 
 
 async def _file_route(
-    request: Request, state: ServerState, key_id: int, product: Product
+    request: Request, state: ServerState, key: ApiKey, product: Product
 ) -> Response:
+    model = choose_model(request, state, key)
     limit = state.settings.max_input_bytes
     body = await read_limited(request, limit + MARGIN, state.settings.body_timeout_s)
     data = await image_from_multipart(request, body, limit)
-    return await _respond(request, state, key_id, body, data, product, _as_png)
+    return await _respond(request, state, key.id, body, data, product, _as_png, model)
 
 
 @router.post(
@@ -217,7 +233,7 @@ async def _file_route(
 )
 async def alpha_channel_base64(request: Request) -> Response:
     state, key = await authorised(request)
-    return await _json_route(request, state, key.id, "alpha", "alpha_base64")
+    return await _json_route(request, state, key, "alpha", "alpha_base64")
 
 
 @router.post(
@@ -229,7 +245,7 @@ async def alpha_channel_base64(request: Request) -> Response:
 )
 async def alpha_channel(request: Request) -> Response:
     state, key = await authorised(request)
-    return await _file_route(request, state, key.id, "alpha")
+    return await _file_route(request, state, key, "alpha")
 
 
 @router.post(
@@ -240,7 +256,7 @@ async def alpha_channel(request: Request) -> Response:
 )
 async def image_without_background_base64(request: Request) -> Response:
     state, key = await authorised(request)
-    return await _json_route(request, state, key.id, "cutout", "img_without_background_base64")
+    return await _json_route(request, state, key, "cutout", "img_without_background_base64")
 
 
 @router.post(
@@ -252,4 +268,4 @@ async def image_without_background_base64(request: Request) -> Response:
 )
 async def image_without_background(request: Request) -> Response:
     state, key = await authorised(request)
-    return await _file_route(request, state, key.id, "cutout")
+    return await _file_route(request, state, key, "cutout")

@@ -31,6 +31,8 @@ api_keys = Table(
     Column("rate_limit", String(64), nullable=True),  # None: the server default
     # megapixels per window on remove.bg's endpoints; None: the server default (migration 0005)
     Column("removebg_rate_limit", String(64), nullable=True),
+    Column("default_model", String(100), nullable=True),  # None: the server's default
+    Column("allowed_models", String(2000), nullable=True),  # comma-separated; None: all
     Column("revoked", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=False), nullable=False),
 )
@@ -56,6 +58,7 @@ usage = Table(
     Column("kind", String(16), nullable=False, server_default="charge"),
     Column("actor", String(32), nullable=True),  # cli | admin-api | server | reaper | migration
     Column("expires_at", DateTime(timezone=False), nullable=True),  # the expiry it set
+    Column("model", String(100), nullable=True),  # the model a charge paid for
 )
 Index("ix_usage_key_state", usage.c.key_id, usage.c.state)
 Index("ix_usage_key_id", usage.c.key_id, usage.c.id)

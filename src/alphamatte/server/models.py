@@ -1,0 +1,201 @@
+"""The models one server serves (``ALPHAMATTE_MODELS``, the first the default), loaded when
+first asked for, kept within the memory budget, and chosen per request.
+
+A loaded model holds its resident cost in the same :class:`MemoryBudget` that admits photos,
+so a model and the photos it works on never together exceed ``ALPHAMATTE_MEMORY_BUDGET_MB``.
+A model that does not fit evicts the least recently used model no request is using; if that
+is not enough, its load waits for room like a photo does (then 503). Loading runs on a worker
+thread, one load per model at a time; requests for a model being loaded wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio.to_thread
+import numpy as np
+
+from alphamatte.config import Settings
+from alphamatte.engine.matting import Matter
+from alphamatte.server.accounting.amounts import MILLI, to_milli
+from alphamatte.server.accounting.keys import ApiKey
+from alphamatte.server.admission import MB, MemoryBudget, release_free_memory
+from alphamatte.server.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+Factory = Callable[[Settings], Matter]
+# A loaded model's resident memory, estimated: its weights twice (the file the runtime reads
+# and the runtime's own copy) and its arena, per pixel of the canvas it runs at. Measured here:
+# IS-Net took +94 to +115 MB to load and ~30-60 MB of arena at 1024², U²-Net-p +35 MB.
+ARENA_BYTES_PER_CANVAS_PIXEL = 100
+
+
+def served_models(settings: Settings, default: str) -> list[str]:
+    """``ALPHAMATTE_MODELS`` (comma-separated; the first is the default), else ``default``."""
+    listed = [name.strip() for name in (settings.models or "").split(",") if name.strip()]
+    return list(dict.fromkeys(listed)) or [default]
+
+
+def model_prices(settings: Settings) -> dict[str, int]:
+    """``ALPHAMATTE_MODEL_PRICES`` ("name=2,other=0.5") in thousandths of a credit."""
+    prices: dict[str, int] = {}
+    for item in (settings.model_prices or "").split(","):
+        if not item.strip():
+            continue
+        name, _, value = item.partition("=")
+        prices[name.strip()] = to_milli(value.strip())
+    return prices
+
+
+@dataclass
+class Loaded:
+    matter: Matter
+    cost: int  # bytes held in the memory budget while loaded
+    hold: AsyncExitStack
+    users: int = 0
+
+
+def resident_cost(matter: Matter, directory: object) -> int:
+    """What :data:`ARENA_BYTES_PER_CANVAS_PIXEL` and the weights file say ``matter`` keeps in
+    memory; 0 for a model with no file (the tests' fakes)."""
+    from pathlib import Path
+
+    path = Path(str(directory)) / matter.spec.filename
+    if not path.is_file():
+        return 0
+    side = matter.canvas_side()
+    return 2 * path.stat().st_size + side * side * ARENA_BYTES_PER_CANVAS_PIXEL
+
+
+@dataclass
+class ModelPool:
+    settings: Settings
+    factory: Factory
+    memory: MemoryBudget
+    names: list[str]
+    prices: dict[str, int] = field(default_factory=dict)
+    _loaded: OrderedDict[str, Loaded] = field(default_factory=OrderedDict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    cost_of: Callable[[Matter], int] | None = None
+    loads: int = 0  # how many times a model was loaded (evictions make it grow)
+
+    @property
+    def default(self) -> str:
+        return self.names[0]
+
+    def price_milli(self, name: str) -> int:
+        """Thousandths of a credit one image with ``name`` costs: ``ALPHAMATTE_MODEL_PRICES``,
+        else the catalogue's price, else one credit."""
+        if name in self.prices:
+            return self.prices[name]
+        from alphamatte.engine.registry import REGISTRY
+
+        spec = REGISTRY.get(name)
+        return (spec.price if spec is not None else 1) * MILLI
+
+    def loaded(self) -> list[str]:
+        """Loaded models, least recently used first."""
+        return list(self._loaded)
+
+    def peek(self, name: str | None = None) -> Matter | None:
+        """A loaded model without waiting (``name`` unset: the default)."""
+        entry = self._loaded.get(name or self.default)
+        return entry.matter if entry is not None else None
+
+    def choose(self, asked: str | None, key: ApiKey | None) -> str:
+        """The model a request runs: its own ``model``, else its key's default, else the
+        server's; 400 for a name this server does not serve, 403 for one the key may not use."""
+        name = (asked or "").strip() or (key.default_model if key else None) or self.default
+        if name not in self.names:
+            raise ApiError(
+                400,
+                f"Unknown model {name[:100]!r}; this server serves: {', '.join(self.names)}.",
+                code="invalid_model",
+            )
+        allowed = key.allowed_models if key else None
+        if allowed and name not in allowed:
+            raise ApiError(
+                403,
+                f"This API key may not use the model {name!r}; it may use: {', '.join(allowed)}.",
+                code="model_not_allowed",
+            )
+        return name
+
+    @asynccontextmanager
+    async def use(self, name: str) -> AsyncIterator[Matter]:
+        """``name``'s model, loaded if needed, kept loaded while the block runs."""
+        entry = await self._get(name)
+        entry.users += 1
+        try:
+            yield entry.matter
+        finally:
+            entry.users -= 1
+
+    async def _get(self, name: str) -> Loaded:
+        entry = self._loaded.get(name)
+        if entry is not None:
+            self._loaded.move_to_end(name)
+            return entry
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            entry = self._loaded.get(name)
+            if entry is None:
+                entry = await self._load(name)
+            self._loaded.move_to_end(name)
+            return entry
+
+    async def _load(self, name: str) -> Loaded:
+        settings = self.settings.model_copy(update={"model": name, "quality": "fast"})
+        matter = await anyio.to_thread.run_sync(self.factory, settings)
+        cost = (self.cost_of or self._estimate)(matter)
+        if cost > self.memory.budget:
+            raise ApiError(
+                503,
+                f"The model {name} needs about {cost // MB} MB; the memory budget is "
+                f"{self.memory.budget // MB} MB.",
+            )
+        await self._make_room(cost, keep=name)
+        hold = AsyncExitStack()
+        await hold.enter_async_context(self.memory.admit(cost))
+        # One small inference: the runtime's arena for the full canvas is allocated now.
+        await anyio.to_thread.run_sync(lambda: matter.predict(np.zeros((64, 64, 3), np.uint8)))
+        entry = Loaded(matter, cost, hold)
+        self._loaded[name] = entry
+        self.loads += 1
+        log.info("model %s loaded (%d MB of the memory budget)", name, cost // MB)
+        return entry
+
+    def _estimate(self, matter: Matter) -> int:
+        return resident_cost(matter, self.settings.models_dir)
+
+    async def _make_room(self, cost: int, *, keep: str) -> None:
+        """Unload idle models, least recently used first, until ``cost`` fits."""
+        for other in list(self._loaded):
+            if self.memory.in_use + cost <= self.memory.budget:
+                return
+            entry = self._loaded[other]
+            if other == keep or entry.users:
+                continue
+            await self.unload(other)
+
+    async def unload(self, name: str) -> None:
+        entry = self._loaded.pop(name, None)
+        if entry is None:
+            return
+        close = getattr(entry.matter.session, "close", None)
+        if callable(close):
+            close()
+        await entry.hold.aclose()
+        del entry
+        await anyio.to_thread.run_sync(release_free_memory)
+        log.info("model %s unloaded to make room", name)
+
+    async def close(self) -> None:
+        for name in list(self._loaded):
+            await self.unload(name)
