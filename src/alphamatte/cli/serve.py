@@ -95,12 +95,18 @@ def keys() -> None:
     default=None,
     help="Per-key megapixels on remove.bg's endpoints, e.g. '500/minute'.",
 )
+@click.option("--model", "default_model", default=None, help="The key's default model.")
+@click.option(
+    "--allow-models", default=None, help="Comma-separated models the key may use (default: all)."
+)
 def create(
     name: str,
     credits: int,
     expires: datetime | None,
     rate_limit: str | None,
     removebg_rate_limit: str | None,
+    default_model: str | None,
+    allow_models: str | None,
 ) -> None:
     """Create a key. The key itself is printed once, as the last line.
 
@@ -115,6 +121,8 @@ def create(
         expires_at=expires,
         rate_limit=_rate(rate_limit),
         removebg_rate_limit=_rate(removebg_rate_limit),
+        default_model=default_model,
+        allowed_models=_models(default_model, allow_models),
         validity=_settings().credit_validity,
     )
     click.echo(
@@ -123,6 +131,36 @@ def create(
         err=True,
     )
     click.echo(raw)
+
+
+def _models(default: str | None, allowed: str | None) -> tuple[str, ...] | None:
+    """The allow-list from its option, checked against the default."""
+    from alphamatte.server.accounting.keys import split_models
+
+    names = split_models(allowed)
+    if default and names and default not in names:
+        raise click.BadParameter("the default model must be allowed", param_hint="--model")
+    return names
+
+
+@keys.command("models")
+@click.argument("key_id", type=int)
+@click.option("--model", "default_model", default=None, help="Default model (unset: server's).")
+@click.option("--allow-models", default=None, help="Comma-separated; unset: every model.")
+def models_command(key_id: int, default_model: str | None, allow_models: str | None) -> None:
+    """Set key KEY_ID's default model and the models it may use."""
+    from alphamatte.server.accounting.keys import set_models
+
+    key = set_models(
+        migrated_engine(),
+        key_id,
+        default_model=default_model,
+        allowed_models=_models(default_model, allow_models),
+    )
+    if key is None:
+        raise click.ClickException(f"No key with id {key_id}.")
+    allowed = ",".join(key.allowed_models) if key.allowed_models else "all"
+    click.echo(f"key {key.id}: model={key.default_model or 'default'} allowed={allowed}")
 
 
 def _day(moment: datetime | None) -> str:
@@ -145,7 +183,8 @@ def list_command() -> None:
             status = "live"
         click.echo(
             f"{key.id}\t{key.prefix}…\t{key.name or '-'}\tcredits={key.credits}\t"
-            f"expires={expires}\trate={key.rate_limit or 'default'}\t{status}"
+            f"expires={expires}\trate={key.rate_limit or 'default'}\t"
+            f"model={key.default_model or 'default'}\t{status}"
         )
 
 
@@ -198,6 +237,8 @@ def usage_command(key_id: int, after: int, limit: int) -> None:
     click.echo("id\twhen\tkind\tcredits\tstate\tactor\twhat")
     for row in entries(engine, key_id, after=after, limit=limit):
         what = row.endpoint or (f"expires {_day(row.expires_at)}" if row.kind != "refund" else "")
+        if row.model:
+            what = f"{what} ({row.model})"
         click.echo(
             f"{row.id}\t{row.created_at:%Y-%m-%d %H:%M:%S}\t{row.kind}\t{_signed(row.credits)}\t"
             f"{row.state}\t{row.actor or '-'}\t{what or row.reference}"

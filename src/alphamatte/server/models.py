@@ -82,7 +82,6 @@ class ModelPool:
     prices: dict[str, int] = field(default_factory=dict)
     _loaded: OrderedDict[str, Loaded] = field(default_factory=OrderedDict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    cost_of: Callable[[Matter], int] | None = None
     loads: int = 0  # how many times a model was loaded (evictions make it grow)
 
     @property
@@ -153,7 +152,7 @@ class ModelPool:
     async def _load(self, name: str) -> Loaded:
         settings = self.settings.model_copy(update={"model": name, "quality": "fast"})
         matter = await anyio.to_thread.run_sync(self.factory, settings)
-        cost = (self.cost_of or self._estimate)(matter)
+        cost = resident_cost(matter, self.settings.models_dir)
         if cost > self.memory.budget:
             raise ApiError(
                 503,
@@ -170,9 +169,6 @@ class ModelPool:
         self.loads += 1
         log.info("model %s loaded (%d MB of the memory budget)", name, cost // MB)
         return entry
-
-    def _estimate(self, matter: Matter) -> int:
-        return resident_cost(matter, self.settings.models_dir)
 
     async def _make_room(self, cost: int, *, keep: str) -> None:
         """Unload idle models, least recently used first, until ``cost`` fits."""

@@ -49,6 +49,7 @@ class Entry:
     reference: str
     expires_at: datetime | None
     created_at: datetime
+    model: str | None = None  # the model a charge paid for
 
     def public(self) -> dict[str, object]:
         return {
@@ -61,6 +62,7 @@ class Entry:
             "reference": self.reference,
             "expires_at": _text(self.expires_at),
             "created_at": _text(self.created_at),
+            "model": self.model,
         }
 
 
@@ -116,6 +118,7 @@ def entries(engine: Engine, key_id: int, *, after: int = 0, limit: int = 100) ->
             reference=r.request_id,
             expires_at=r.expires_at,
             created_at=r.created_at,
+            model=r.model,
         )
         for r in rows
     ]
