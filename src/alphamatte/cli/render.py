@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 import click
@@ -41,15 +42,25 @@ def local_renderer(kind: Kind, **engine: object) -> Render:
     from alphamatte.engine.pipeline import finished_product
     from alphamatte.imaging.decode import decode_local
 
-    matter = load_matter_or_exit(**engine)
+    # The model loads (and its runtime compiles the canvas) on another thread while the first
+    # photo is read and decoded: a one-photo run waits for the longer of the two, not both.
+    loader = ThreadPoolExecutor(1, thread_name_prefix="alphamatte-load")
+    loading = loader.submit(_loaded_and_warm, engine)
+    loader.shutdown(wait=False)
 
     def render(data: bytes) -> Finish:
         image = decode_local(data)
         upright = image.upright()
-        coarse = matter.coarse(upright)
+        coarse = loading.result().coarse(upright)
         return lambda: finished_product(kind, upright, image.orientation, coarse)
 
     return render
+
+
+def _loaded_and_warm(engine: dict[str, object]) -> Any:
+    matter = load_matter_or_exit(**engine)
+    matter.warm()
+    return matter
 
 
 def api_renderer(kind: Kind, client: Any) -> Render:

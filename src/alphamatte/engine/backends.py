@@ -8,6 +8,7 @@ openvino|cuda`` and ``ALPHAMATTE_CPU_PRECISION=auto|f32|int8|bf16``. A usable NV
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +134,17 @@ class OpenVinoSession:
         if precision == "bf16" and not openvino_bf16():
             raise BackendUnavailableError("this CPU has no bf16 units (AMX or AVX-512 BF16)")
         self._core = ov.Core()
-        self._model = self._core.read_model(str(model_path))
+        self._path = model_path
+        self._cache: Path | None = model_path.parent / "openvino-cache"
+        if os.access(model_path.parent, os.W_OK):
+            # Compiled kernels kept on disk, per input shape, with the static-shape graph they
+            # came from: a start then compiles from a file path (hashed by name and date, not
+            # by content) straight out of the cache. For the int8 IS-Net at 1024² that is
+            # 0.20 s against 0.49 s to read, reshape and hash the graph first (2-core EPYC).
+            self._core.set_property({"CACHE_DIR": str(self._cache)})
+        else:
+            self._cache = None
+        self._model: object | None = None  # read only when a shape has no cached graph
         self._threads = threads or default_threads()
         self.precision = precision
         self._config = {
@@ -153,13 +164,39 @@ class OpenVinoSession:
     def _for_shape(self, shape: tuple[int, ...]) -> object:
         compiled = self._compiled.get(shape)
         if compiled is None:
-            model = self._model.clone()
-            model.reshape({model.inputs[0].any_name: list(shape)})
-            compiled = self._core.compile_model(model, "CPU", self._config)
+            compiled = self._core.compile_model(self._static_graph(shape), "CPU", self._config)
             if len(self._compiled) >= COMPILED_SHAPES:
                 self._compiled.pop(next(iter(self._compiled)))
             self._compiled[shape] = compiled
         return compiled
+
+    def _static_graph(self, shape: tuple[int, ...]) -> object:
+        """The graph reshaped to ``shape``: a file in the cache (written once), else a model."""
+        import openvino as ov
+
+        stat = self._path.stat()
+        dims = "x".join(map(str, shape))
+        name = f"{self._path.stem}-{stat.st_size}-{int(stat.st_mtime)}-{dims}.xml"
+        static = self._cache / name if self._cache is not None else None
+        if static is not None and static.is_file():
+            return str(static)
+        if self._model is None:
+            self._model = self._core.read_model(str(self._path))
+        model = self._model.clone()  # type: ignore[attr-defined]
+        model.reshape({model.inputs[0].any_name: list(shape)})
+        if static is None:
+            return model
+        static.parent.mkdir(parents=True, exist_ok=True)
+        partial = static.with_name(f".{static.stem}.{os.getpid()}.xml")
+        ov.save_model(model, str(partial), compress_to_fp16=False)
+        os.replace(partial.with_suffix(".bin"), static.with_suffix(".bin"))
+        os.replace(partial, static)
+        return str(static)
+
+    def compile_for(self, shape: tuple[int, ...]) -> None:
+        """Compile (or read from the cache) the model for ``shape`` now, not at its first run."""
+        with self._lock:
+            self._for_shape(shape)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:

@@ -83,6 +83,16 @@ class Matter:
         """Every canvas side this configuration runs the network at."""
         return (self.canvas_side(),)
 
+    def warm(self) -> None:
+        """Have the runtime ready its kernels for the canvas (OpenVINO compiles per shape),
+        without running the model."""
+        compile_for = getattr(self.session, "compile_for", None)
+        if callable(compile_for):
+            for side in self.canvas_sides():
+                compile_for(
+                    (1, 3, side, side) if self.spec.input.layout == "NCHW" else (1, side, side, 3)
+                )
+
     def inference_size(self, width: int, height: int, side: int | None = None) -> tuple[int, int]:
         """The (width, height) the photo is resized to before it is placed on the canvas."""
         return fitted_size(width, height, side or self.canvas_side())

@@ -22,13 +22,16 @@ A GPU has fp16 units, so for it :func:`prepare` can also keep the published fp16
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+
+if TYPE_CHECKING:  # onnx takes ~0.5 s to import: only rewrites need it, not a prepared start
+    import onnx
 
 PREPARED_VERSION = 3  # bump when a rewrite changes; prepared files are keyed by it
 
@@ -49,6 +52,8 @@ def prepare(source: Path, *, half: bool = False) -> Path:
     target = prepared_path(source, half=half)
     if target.is_file():
         return target
+    import onnx
+
     model = onnx.load(str(source))
     if not half:
         widen_to_fp32(model)
@@ -75,6 +80,8 @@ def _remove_older_versions(source: Path) -> None:
 
 
 def widen_to_fp32(model: onnx.ModelProto) -> None:
+    from onnx import TensorProto, numpy_helper
+
     graph = model.graph
     for index, tensor in enumerate(graph.initializer):
         if tensor.data_type == TensorProto.FLOAT16:
@@ -112,6 +119,8 @@ def _through_identities(
 
 def make_spatial_dims_dynamic(model: onnx.ModelProto) -> None:
     """Any batch and any multiple-of-32 H×W: every resize reads its size from the graph."""
+    from onnx import helper, numpy_helper
+
     graph = model.graph
     producers = {out: node for node in graph.node for out in node.output}
     consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
@@ -235,17 +244,27 @@ def generic_path(source: Path) -> Path:
 def prepare_generic(source: Path, output: int = 0) -> Path:
     """The graph of any model, ready for CPUs: only output ``output`` kept (ONNX Runtime
     computes and keeps every graph output) and fp16 weights widened to fp32. A graph that
-    needs neither is run as published (``source`` itself)."""
+    needs neither is run as published (``source`` itself), which a small note beside it
+    remembers so that later starts need not read the graph again."""
+    target = generic_path(source)
+    as_published = target.with_suffix(".as-published")
+    if target.is_file():
+        return target
+    if as_published.is_file():
+        return source
+    import onnx
+    from onnx import TensorProto
+
     model = onnx.load(str(source), load_external_data=False)
     outputs = len(model.graph.output)
     if output >= outputs:
         raise ValueError(f"the graph has {outputs} output(s); the contract reads output {output}")
     half = any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer)
     if outputs == 1 and not half:
+        # A read-only model directory: the graph is read again next time.
+        with contextlib.suppress(OSError):
+            as_published.write_text(f"{source.name} runs as published\n")
         return source
-    target = generic_path(source)
-    if target.is_file():
-        return target
     model = onnx.load(str(source))
     if half:
         widen_to_fp32(model)
@@ -267,6 +286,8 @@ def prepare_generic(source: Path, output: int = 0) -> Path:
 def keep_one_output(model: onnx.ModelProto, index: int) -> None:
     """Keep graph output ``index`` only, with the nodes and weights it needs (a node is kept
     when any of its outputs is needed)."""
+    import onnx
+
     graph = model.graph
     kept_output = onnx.ValueInfoProto()
     kept_output.CopyFrom(graph.output[index])
