@@ -144,10 +144,48 @@ def test_eval_compares_with_plain_and_writes_json_and_a_visual_report(
     import json
 
     report = json.loads(out.read_text())
-    assert report["fast"]["images"][0]["sad"] < 30
+    assert report["isnet-general-use"]["images"][0]["sad"] < 30
     assert report["plain"]["images"][0]["width"] == 320
     groups = {row["group"]: row for row in report["summary"]}
     assert set(groups) == {"src", "≤ 1024 px"}
     assert groups["src"]["photos"] == 1 and groups["src"]["wins"] in (0, 1)
     html = page.read_text()
     assert "src/crop5" in html and html.count("data:image/") == 12
+
+
+def test_eval_puts_two_models_side_by_side(
+    tmp_path: Path, eval_dir: Path, models_dir: Path
+) -> None:
+    if not (models_dir / "u2netp.onnx").is_file():
+        pytest.skip("u2netp is not fetched")
+    dataset = tmp_path / "set"
+    for sub in ("images", "alpha"):
+        (dataset / "src" / sub).mkdir(parents=True)
+        shutil.copy(
+            eval_dir / "comp1k_crops_foamliu" / sub / "crop5.png",
+            dataset / "src" / sub / "crop5.png",
+        )
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            str(dataset),
+            "--model",
+            "isnet-general-use",
+            "--model",
+            "u2netp",
+            "--json",
+            str(out),
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "models side by side" in result.output
+    import json
+
+    report = json.loads(out.read_text())
+    assert set(report["models"]) == {"isnet-general-use", "u2netp"}
+    sads = {name: m["report"]["images"][0]["sad"] for name, m in report["models"].items()}
+    assert sads["isnet-general-use"] != sads["u2netp"]  # two models, two mattes
+    assert all(m["peak_rss_mb"] > 0 for m in report["models"].values())

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alphamatte.cli.extras import require
-from alphamatte.cli.options import engine_options, load_matter_or_exit
+from alphamatte.cli.options import load_matter_or_exit
 
 if TYPE_CHECKING:
     from alphamatte.eval.compare import Comparison
@@ -93,15 +93,40 @@ def summary_table(summary: list[Comparison], title: str) -> Table:
     default=None,
     help="Also write an HTML page: photo, truth, mattes and error maps, worst first.",
 )
-@engine_options
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="A model to score (catalogue name or imported); repeat to compare models side by "
+    "side. Default: ALPHAMATTE_MODEL.",
+)
+@click.option(
+    "--quality",
+    type=click.Choice(["fast", "best"]),
+    default=None,
+    help="best: the strongest installed model (docs/models.md).",
+)
+@click.option("--max-side", type=click.IntRange(32, 1024), default=None)
 def eval_command(
-    dataset: Path, json_out: Path | None, html_out: Path | None, **engine: object
+    dataset: Path,
+    json_out: Path | None,
+    html_out: Path | None,
+    models: tuple[str, ...],
+    quality: str | None,
+    max_side: int | None,
 ) -> None:
     """Score mattes against ground truth, next to the plain pipeline, per source and size.
 
     Whole-image sums (SAD, gradient, connectivity) are per megapixel; "vs plain" is each
-    photo's SAD over plain's (a 1024 px proxy stretched to the square, plain upscale).
+    photo's SAD over plain's (a 1024 px proxy stretched to the square, plain upscale). With
+    several --model, each is also scored next to the first: per size regime, its metrics,
+    seconds per megapixel and the process's peak memory while it ran.
     """
+    engine: dict[str, object] = {
+        "model": models[0] if models else None,
+        "quality": quality,
+        "max_side": max_side,
+    }
     require("local", "`alphamatte eval`")
     from alphamatte.eval.compare import compare
     from alphamatte.eval.dataset import discover, evaluate_side_by_side
@@ -131,6 +156,7 @@ def eval_command(
     out = Console()
     out.print(report_table(ours, reference, title))
     out.print(summary_table(summary, f"{ours_name} vs plain, means per megapixel"))
+    document: dict[str, object] = {}
     if json_out is not None:
         document = {
             ours_name: ours.to_json(),
@@ -149,7 +175,114 @@ def eval_command(
                 for c in summary
             ],
         }
+    if len(models) > 1:
+        others = _side_by_side(pairs, models, ours, matter, max_side, progress)
+        out.print(models_table(others, ours, f"models side by side on {dataset}"))
+        if json_out is not None:
+            document["models"] = {
+                name: {"report": report.to_json(), "peak_rss_mb": peak}
+                for name, (report, peak) in others.items()
+            }
+    if json_out is not None:
         json_out.write_text(json.dumps(document, indent=2))
     if visual is not None and html_out is not None:
         visual.write(html_out, title, ours, reference, summary)
         console.print(f"Visual report: {html_out}")
+
+
+def _side_by_side(pairs, models, first_report, first, max_side, progress):  # type: ignore[no-untyped-def]
+    """{model: (its report, the most resident memory its load and run added, MB)}. Every
+    model runs here, the first one again too, so that each is timed and measured alike."""
+    import gc
+
+    from alphamatte.eval.dataset import evaluate
+
+    found = {}
+    del first
+    gc.collect()
+    for name in models:
+        with PeakRss() as peak:
+            matter = load_matter_or_exit(model=name, max_side=max_side)
+            report = evaluate(pairs, matter.predict, progress)
+        found[name] = (report, peak.mb - peak.base)
+        del matter
+        gc.collect()
+    return found
+
+
+class PeakRss:
+    """The process's largest resident size while the block runs (``mb``), sampled every
+    20 ms, and its size when the block began (``base``)."""
+
+    def __enter__(self) -> PeakRss:
+        import threading
+
+        self.base = self.mb = self._resident()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def _resident() -> float:
+        import os
+
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.mb = max(self.mb, self._resident())
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def models_table(found: dict[str, tuple[Report, float]], first: Report, title: str) -> Table:
+    """Per size regime and model: means per megapixel, SAD against the first model per photo
+    (median ratio, wins), seconds per megapixel and peak memory."""
+    from alphamatte.eval.compare import compare, megapixels
+
+    table = Table(title=title)
+    columns = (
+        "group",
+        "model",
+        "SAD/MP",
+        "grad/MP",
+        "MSE",
+        "conn/MP",
+        "median vs 1st",
+        "wins vs 1st",
+        "s/MP",
+        "+MB peak",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("group", "model") else "right")
+    for name, (report, peak) in found.items():
+        for c in compare(report, first):
+            if c.group in {r.pair.source for r in report.results}:
+                continue  # per source rows stay in the tables above; regimes here
+            members = [r for r in report.results if _in_group(r, c.group)]
+            seconds = sum(r.seconds for r in members) / max(
+                sum(megapixels(r) for r in members), 1e-9
+            )
+            table.add_row(
+                c.group,
+                name,
+                f"{c.ours['sad']:.2f}",
+                f"{c.ours['gradient']:.3f}",
+                f"{c.ours['mse']:.4f}",
+                f"{c.ours['connectivity']:.2f}",
+                f"{c.median_sad_ratio:.2f}×",
+                f"{c.wins}/{c.count}",
+                f"{seconds:.2f}",
+                f"{peak:.0f}",
+            )
+    return table
+
+
+def _in_group(result: Result, group: str) -> bool:
+    from alphamatte.eval.compare import regime
+
+    return regime(result) == group
