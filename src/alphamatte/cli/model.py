@@ -155,6 +155,9 @@ def import_command(
         else:
             spec = _catalogue_model(path, name)
             installed = import_model(spec, path, directory)
+            if not spec.pinned:  # pin what was imported, so a changed file is noticed
+                digest, size = sha256_of(installed), installed.stat().st_size
+                _describe(replace(spec, sha256=digest, size=size), installed)
     except (ModelFetchError, KeyError, ValueError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from exc
     _prepare(spec, installed, prepare)

@@ -202,7 +202,7 @@ def _download_rest(
         length = response.headers.get("content-length")
         total = have + int(length) if length and length.isdigit() else expected
         with partial.open("ab" if have else "wb") as out:
-            for block in response.iter_bytes(_CHUNK):
+            for block in response.iter_bytes():  # as it arrives: a cut keeps what came
                 out.write(block)
                 have += len(block)
                 if progress is not None:

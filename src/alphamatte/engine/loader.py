@@ -69,10 +69,10 @@ class ModelUnavailableError(RuntimeError):
 def resolve_spec(model: str, directory: Path) -> tuple[ModelSpec, Path]:
     """A catalogue name, an imported model described in ``directory`` (``NAME.model.toml``),
     or an ``.onnx`` path confined to the model cache (run under IS-Net's contract)."""
-    if model in REGISTRY:
+    described = installed_spec(model, directory)
+    if model in REGISTRY and (REGISTRY[model].pinned or described is None):
         spec = REGISTRY[model]
         return spec, directory / spec.filename
-    described = installed_spec(model, directory)
     if described is not None:
         return described, confined_model_path(described.filename, directory)
     path = confined_model_path(model, directory)
@@ -91,7 +91,7 @@ def _open(
 ) -> tuple[AnySession, Selection | None]:
     directory = path.parent
     if spec.source is not None:
-        if fetch:
+        if fetch and (spec.pinned or not path.is_file()):
             path = acquire.fetch(spec, directory)
         elif not acquire.is_verified(path, spec):
             raise ModelUnavailableError(
