@@ -174,3 +174,22 @@ def test_a_tight_budget_evicts_the_least_recently_used_idle_model(tmp_path: Path
             assert pool.loaded() == [name]
         assert pool.loads == 5  # the default at start, then one load per switch
         assert live.state.memory.in_use <= 100 * MB
+
+
+def test_the_model_list_names_each_model_with_its_price(server: LiveServer) -> None:
+    listed = httpx.get(f"{server.url}/v1.0/models").json()["models"]
+    assert [(m["name"], m["default"], m["credits"]) for m in listed] == [
+        ("bright", True, 1),
+        ("dark", False, 2.5),
+    ]
+
+
+def test_the_sdk_asks_for_a_model(server: LiveServer) -> None:
+    from alphamatte.client import Client
+
+    key = server.new_key(credits=10)
+    photo = Image.fromarray(PHOTO)
+    with Client(api_key=key, base_url=server.url, model="dark") as client:
+        dark = np.asarray(client.alpha_matte(photo))
+        bright = np.asarray(client.matte(photo, model="bright").matte_image())
+    assert dark[32, 48] < 50 and bright[32, 48] > 200

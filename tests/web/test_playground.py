@@ -35,7 +35,8 @@ def chromium_path() -> str:
 def server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[LoopbackServer]:
     home = tmp_path_factory.mktemp("web")
     (home / "models").symlink_to(models_dir)
-    with serving(Settings(home=home, rate_limit="100/minute")) as live:
+    models = "isnet-general-use,u2netp" if (models_dir / "u2netp.onnx").is_file() else None
+    with serving(Settings(home=home, rate_limit="100/minute", models=models)) as live:
         yield live
 
 
@@ -75,7 +76,7 @@ def test_upload_gives_a_full_size_cutout(
         "request",
         lambda r: (
             uploads.append(base64.b64decode(json.loads(r.post_data)["image_base64"]))
-            if r.url.endswith("/v1.0/alpha-channel-base64")
+            if "/v1.0/alpha-channel-base64" in r.url
             else None
         ),
     )
@@ -143,3 +144,29 @@ def test_an_empty_balance_shows_the_402_message(
     page.set_input_files("#file", str(photo))  # type: ignore[attr-defined]
     error = page.wait_for_selector("#error:not([hidden])")  # type: ignore[attr-defined]
     assert "no credit left" in error.inner_text() and "402" in error.inner_text()
+
+
+def test_the_model_menu_chooses_the_servers_model(
+    page: object, server: LoopbackServer, eval_dir: Path
+) -> None:
+    state = server.state.models
+    if state is None or "u2netp" not in state.names:
+        pytest.skip("u2netp is not fetched")
+    asked: list[str] = []
+    page.on(  # type: ignore[attr-defined]
+        "response",
+        lambda r: asked.append(r.headers.get("x-model", "")) if "alpha-channel" in r.url else None,
+    )
+    key = server.new_key(credits=5)
+    page.goto(server.url + "/")  # type: ignore[attr-defined]
+    page.wait_for_selector("#model option[value=u2netp]", state="attached")  # type: ignore[attr-defined]
+    labels = page.eval_on_selector_all("#model option", "os => os.map(o => o.value)")  # type: ignore[attr-defined]
+    assert labels == ["isnet-general-use", "u2netp"]  # the server's default first
+    page.select_option("#model", "u2netp")  # type: ignore[attr-defined]
+    page.fill("#api-key", key)  # type: ignore[attr-defined]
+    page.dispatch_event("#api-key", "change")  # type: ignore[attr-defined]
+    photo = eval_dir / "alphamatting_lowres" / "images" / "GT18.png"
+    page.set_input_files("#file", str(photo))  # type: ignore[attr-defined]
+    page.wait_for_selector("#downloads:not([hidden])", timeout=120_000)  # type: ignore[attr-defined]
+    assert asked == ["u2netp"]
+    assert page.errors == []  # type: ignore[attr-defined]

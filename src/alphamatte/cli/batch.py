@@ -161,7 +161,7 @@ def _run_local(
     if not todo:
         err.print(f"batch: nothing to do ({len(jobs)} images, {skipped} already done)")
         return
-    client = make_client(api_url, api_key) if api_url else None
+    client = make_client(api_url, api_key, model=engine.get("model")) if api_url else None
     try:
         render = api_renderer(kind, client) if client else local_renderer(kind, **engine)
         tally = _run_all(todo, render, workers or (4 if client else 2), kind, err)

@@ -126,7 +126,7 @@ def run_kind(
         except LayoutError as exc:
             raise click.BadParameter(str(exc)) from exc
     if api_url:
-        with make_client(api_url, api_key) as client:
+        with make_client(api_url, api_key, model=engine.get("model")) as client:
             _run(kind, inputs, out, out_dir, api_renderer(kind, client), product)
     else:
         _run(kind, inputs, out, out_dir, local_renderer(kind, **engine), product)

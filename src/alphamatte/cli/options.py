@@ -18,13 +18,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 def engine_options(func: F) -> F:
     """--model, --quality and --max-side, defaulting to the ALPHAMATTE_* environment."""
     func = click.option(
-        "--model", default=None, help="Registry name or .onnx file in the model cache."
+        "--model",
+        default=None,
+        help="A catalogue or imported model (`alphamatte model list`), or an .onnx file in the "
+        "model cache; with --api, the server's model.",
     )(func)
     func = click.option(
         "--quality",
         type=click.Choice(["fast", "best"]),
         default=None,
-        help="fast (default) or best (two more views refine uncertain edges, ~3x time).",
+        help="fast: ALPHAMATTE_MODEL (default); best: the strongest model installed.",
     )(func)
     func = click.option(
         "--max-side",

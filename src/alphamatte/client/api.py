@@ -135,6 +135,7 @@ class _Base:
         proxy_format: ProxyFormat,
         jpeg_quality: int,
         cache: MatteCache | bool | None,
+        model: str | None = None,
     ) -> None:
         if not 32 <= proxy_side <= 4096:
             raise ValueError("proxy_side must be between 32 and 4096")
@@ -145,24 +146,25 @@ class _Base:
         if cache is True:
             cache = MatteCache()
         self.cache = cache if isinstance(cache, MatteCache) else None
+        self.model = model  # the server's model to ask for (our extension); None: its default
 
     def _options_for(self, proxy_format: ProxyFormat | None) -> _Options:
         if proxy_format is None:
             return self._options
         return _Options(self._options.proxy_side, proxy_format, self._options.jpeg_quality)
 
-    def _cache_key(self, proxy: Proxy) -> str:
+    def _cache_key(self, proxy: Proxy, model: str | None) -> str:
         digest = hashlib.sha256(self.base_url.encode())
-        digest.update(b"\0")
+        digest.update(b"\0" + (model or "").encode() + b"\0")
         digest.update(proxy.data)
         return digest.hexdigest()
 
-    def _cached(self, proxy: Proxy) -> bytes | None:
-        return None if self.cache is None else self.cache.get(self._cache_key(proxy))
+    def _cached(self, proxy: Proxy, model: str | None) -> bytes | None:
+        return None if self.cache is None else self.cache.get(self._cache_key(proxy, model))
 
-    def _remember(self, proxy: Proxy, png: bytes) -> None:
+    def _remember(self, proxy: Proxy, model: str | None, png: bytes) -> None:
         if self.cache is not None:
-            self.cache.put(self._cache_key(proxy), png)
+            self.cache.put(self._cache_key(proxy, model), png)
 
 
 class Client(_Base):
@@ -184,8 +186,9 @@ class Client(_Base):
         jpeg_quality: int = JPEG_QUALITY,
         cache: MatteCache | bool | None = None,
         transport: httpx.BaseTransport | None = None,
+        model: str | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, proxy_side, proxy_format, jpeg_quality, cache)
+        super().__init__(api_key, base_url, proxy_side, proxy_format, jpeg_quality, cache, model)
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=wire.make_timeout(timeout),
@@ -208,14 +211,22 @@ class Client(_Base):
         except httpx.HTTPError as exc:
             raise wire.transport_error(exc) from exc
 
-    def matte(self, image: ImageInput, *, proxy_format: ProxyFormat | None = None) -> Matted:
-        """The full-resolution matte and the photo, for several outputs from one API call."""
+    def matte(
+        self,
+        image: ImageInput,
+        *,
+        proxy_format: ProxyFormat | None = None,
+        model: str | None = None,
+    ) -> Matted:
+        """The full-resolution matte and the photo, for several outputs from one API call.
+        ``model``: the server's model for this call (else the client's, else the server's)."""
         upright, orientation, proxy = _prepare(image, self._options_for(proxy_format))
-        png = self._cached(proxy)
+        model = model or self.model
+        png = self._cached(proxy, model)
         if png is None:
-            response = self._send("POST", wire.MATTE_PATH, **wire.matte_request_kwargs(proxy.data))
-            png = wire.matte_png(response)
-            self._remember(proxy, png)
+            kwargs = wire.matte_request_kwargs(proxy.data, model)
+            png = wire.matte_png(self._send("POST", wire.MATTE_PATH, **kwargs))
+            self._remember(proxy, model, png)
         return _finish(upright, orientation, proxy, png)
 
     def alpha_matte(
@@ -261,8 +272,9 @@ class AsyncClient(_Base):
         jpeg_quality: int = JPEG_QUALITY,
         cache: MatteCache | bool | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        model: str | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, proxy_side, proxy_format, jpeg_quality, cache)
+        super().__init__(api_key, base_url, proxy_side, proxy_format, jpeg_quality, cache, model)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=wire.make_timeout(timeout),
@@ -285,14 +297,21 @@ class AsyncClient(_Base):
         except httpx.HTTPError as exc:
             raise wire.transport_error(exc) from exc
 
-    async def matte(self, image: ImageInput, *, proxy_format: ProxyFormat | None = None) -> Matted:
+    async def matte(
+        self,
+        image: ImageInput,
+        *,
+        proxy_format: ProxyFormat | None = None,
+        model: str | None = None,
+    ) -> Matted:
         options = self._options_for(proxy_format)
         upright, orientation, proxy = await anyio.to_thread.run_sync(_prepare, image, options)
-        png = self._cached(proxy)
+        model = model or self.model
+        png = self._cached(proxy, model)
         if png is None:
-            kwargs = wire.matte_request_kwargs(proxy.data)
+            kwargs = wire.matte_request_kwargs(proxy.data, model)
             png = wire.matte_png(await self._send("POST", wire.MATTE_PATH, **kwargs))
-            self._remember(proxy, png)
+            self._remember(proxy, model, png)
         return await anyio.to_thread.run_sync(_finish, upright, orientation, proxy, png)
 
     async def alpha_matte(

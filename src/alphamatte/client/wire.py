@@ -57,12 +57,16 @@ def headers(api_key: str | None) -> dict[str, str]:
     return out
 
 
-def matte_request_kwargs(proxy: bytes) -> dict[str, object]:
-    """One logical request: its Idempotency-Key stays the same through transport retries."""
-    return {
+def matte_request_kwargs(proxy: bytes, model: str | None = None) -> dict[str, object]:
+    """One logical request: its Idempotency-Key stays the same through transport retries.
+    ``model`` goes in the ``model`` query parameter (our extension of withoutbg's API)."""
+    kwargs: dict[str, object] = {
         "json": {"image_base64": base64.b64encode(proxy).decode("ascii")},
         "headers": {"Idempotency-Key": uuid.uuid4().hex},
     }
+    if model:
+        kwargs["params"] = {"model": model}
+    return kwargs
 
 
 def raise_for_status(response: httpx.Response) -> None:

@@ -28,7 +28,15 @@ from alphamatte.server.errors import install_error_handlers
 from alphamatte.server.models import ModelPool, model_prices, served_models
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import make_result_cache
-from alphamatte.server.routes import account, admin, health, playground, removebg, withoutbg
+from alphamatte.server.routes import (
+    account,
+    admin,
+    health,
+    models,
+    playground,
+    removebg,
+    withoutbg,
+)
 from alphamatte.server.state import Metrics, ServerState
 from alphamatte.server.storage.database import make_engine, migrate
 
@@ -160,6 +168,7 @@ def create_app(
     app.include_router(withoutbg.router)
     app.include_router(account.router)
     app.include_router(removebg.router)
+    app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(playground.router)
     app.include_router(admin.router)

@@ -23,6 +23,32 @@ const MESSAGES = {
   503: "The server is busy.",
 };
 
+const modelSelect = $("model");
+
+// The models this server serves (GET /v1.0/models): the first is its default.
+async function loadModels() {
+  try {
+    const response = await fetch("/v1.0/models");
+    if (!response.ok) return;
+    const { models } = await response.json();
+    for (const model of models) {
+      const option = document.createElement("option");
+      option.value = model.name;
+      const price = model.credits === 1 ? "1 credit" : `${model.credits} credits`;
+      const licence = model.commercial ? "" : ", non-commercial";
+      option.textContent = `${model.name} (${price}${licence})`;
+      modelSelect.append(option);
+    }
+  } catch (_) {
+    // No list: the server's default model answers.
+  }
+}
+loadModels();
+
+function withModel(path) {
+  return modelSelect.value ? `${path}?model=${encodeURIComponent(modelSelect.value)}` : path;
+}
+
 keyInput.value = sessionStorage.getItem(KEY_STORAGE) || "";
 keyInput.addEventListener("change", () => {
   sessionStorage.setItem(KEY_STORAGE, keyInput.value.trim());
@@ -144,7 +170,7 @@ async function process(file) {
   showStatus(`Sending a ${pw}×${ph} proxy (${Math.round(proxy.size / 1024)} kB)…`);
   let response;
   try {
-    response = await fetch("/v1.0/alpha-channel-base64", {
+    response = await fetch(withModel("/v1.0/alpha-channel-base64"), {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-API-Key": key },
       body: JSON.stringify({ image_base64: await blobToBase64(proxy) }),
@@ -250,7 +276,7 @@ async function makeProduct() {
   showStatus("Making the product shot from the original…");
   let response;
   try {
-    response = await fetch("/v1.0/removebg", {
+    response = await fetch(withModel("/v1.0/removebg"), {
       method: "POST",
       headers: { "X-API-Key": keyInput.value.trim() },
       body: form,
