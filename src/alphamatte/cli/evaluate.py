@@ -14,8 +14,11 @@ from alphamatte.cli.extras import require
 from alphamatte.cli.options import load_matter_or_exit
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from alphamatte.engine.matting import Matter
     from alphamatte.eval.compare import Comparison
-    from alphamatte.eval.dataset import Report, Result
+    from alphamatte.eval.dataset import Pair, Report, Result
 
 
 def report_table(report: Report, plain: Report, title: str) -> Table:
@@ -190,14 +193,21 @@ def eval_command(
         console.print(f"Visual report: {html_out}")
 
 
-def _side_by_side(pairs, models, first_report, first, max_side, progress):  # type: ignore[no-untyped-def]
+def _side_by_side(
+    pairs: list[Pair],
+    models: tuple[str, ...],
+    first_report: Report,
+    first: Matter,
+    max_side: int | None,
+    progress: Callable[[Result], None],
+) -> dict[str, tuple[Report, float]]:
     """{model: (its report, the most resident memory its load and run added, MB)}. Every
     model runs here, the first one again too, so that each is timed and measured alike."""
     import gc
 
     from alphamatte.eval.dataset import evaluate
 
-    found = {}
+    found: dict[str, tuple[Report, float]] = {}
     del first
     gc.collect()
     for name in models:

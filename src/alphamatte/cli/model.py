@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+from rich.progress import Progress
 
 from alphamatte.cli.extras import require
 from alphamatte.engine.acquire import (
@@ -68,13 +69,8 @@ PREPARE = click.option(
 )
 
 
-def _progress_bar():  # type: ignore[no-untyped-def]
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TransferSpeedColumn,
-    )
+def _progress_bar() -> Progress:
+    from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
 
     return Progress(
         "{task.description}",

@@ -182,7 +182,7 @@ class OpenVinoSession:
             return str(static)
         if self._model is None:
             self._model = self._core.read_model(str(self._path))
-        model = self._model.clone()  # type: ignore[attr-defined]
+        model = self._model.clone()  # type: ignore[union-attr]
         model.reshape({model.inputs[0].any_name: list(shape)})
         if static is None:
             return model

@@ -159,5 +159,5 @@ def contract_from(
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"unknown contract field(s): {', '.join(unknown)}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return replace(base, **values)

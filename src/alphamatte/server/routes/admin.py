@@ -87,6 +87,8 @@ def _checked_models(
     state: ServerState, default: str | None, allowed: list[str] | None
 ) -> tuple[str | None, tuple[str, ...] | None]:
     """Names the server serves, and a default the allow-list allows; else 422."""
+    if state.models is None:
+        raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
     served = set(state.models.names)
     unknown = sorted({*(allowed or ()), *([default] if default else [])} - served)
     if unknown:
