@@ -41,7 +41,8 @@ def test_importing_the_cached_model_on_another_host_verifies_and_prepares_it(
     assert "AGPL-3.0" in info.output and "MIT" in info.output
 
     listed = runner.invoke(cli, ["model", "list"], env=env)
-    assert "isnet-general-use (default)\tpresent" in listed.output
+    row = next(line for line in listed.output.splitlines() if line.startswith(ISNET.name))
+    assert row.split()[1:3] == ["*", "yes"]  # the default, installed
 
 
 def test_importing_a_tampered_model_fails_and_keeps_nothing(tmp_path: Path) -> None:
@@ -51,4 +52,5 @@ def test_importing_a_tampered_model_fails_and_keeps_nothing(tmp_path: Path) -> N
     done = CliRunner().invoke(cli, ["model", "import", str(fake)], env=env)
     assert done.exit_code == 1
     assert "expected 88,188,479" in done.output and "not kept" in done.output
+    assert "--like" in done.output  # and how to run a file that is no catalogue model
     assert list((tmp_path / "home" / "models").glob("*.onnx")) == []

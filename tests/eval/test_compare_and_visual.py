@@ -87,7 +87,7 @@ def test_html_report_lists_photos_worst_first_with_images(tmp_path: Path) -> Non
         plain.results.append(result("src", name, (400, 300), 1.0))
     out = tmp_path / "report.html"
     visual.write(out, "test <set>", ours, plain, compare(ours, plain))
-    page = out.read_text()
+    page = out.read_text(encoding="utf-8")
     headings = re.findall(r"<h2>\d+\. src/(\w+)", page)
     assert headings == ["awful", "mild", "fine"]
     assert "test &lt;set&gt;" in page  # titles are escaped

@@ -149,8 +149,17 @@ def import_command(
             installed = import_model(spec, path, directory)
             _describe(spec, installed)
         else:
-            spec = _catalogue_model(path, name)
-            installed = import_model(spec, path, directory)
+            spec, recognised = _catalogue_model(path, name)
+            try:
+                installed = import_model(spec, path, directory)
+            except ModelFetchError as exc:
+                if recognised:
+                    raise
+                raise ModelFetchError(
+                    f"{exc} {path.name} is no catalogue file either (its sha256 matches none): "
+                    "run it under a known contract with --name N --like MODEL, or describe it "
+                    "with --spec FILE."
+                ) from exc
             if not spec.pinned:  # pin what was imported, so a changed file is noticed
                 digest, size = sha256_of(installed), installed.stat().st_size
                 _describe(replace(spec, sha256=digest, size=size), installed)
@@ -159,19 +168,18 @@ def import_command(
     _prepare(spec, installed, prepare)
 
 
-def _catalogue_model(path: Path, name: str | None) -> ModelSpec:
+def _catalogue_model(path: Path, name: str | None) -> tuple[ModelSpec, bool]:
+    """The catalogue entry to import ``path`` as, and whether its sha256 said so. Unnamed and
+    unrecognised (the default model's npm tarball has its own hash), it is the default's."""
     if name is not None:
         if name not in REGISTRY:
             raise ValueError(f"{name} is not in the catalogue; use --like or --spec")
-        return REGISTRY[name]
+        return REGISTRY[name], True
     found = by_digest(sha256_of(path))
     if found is None:
-        raise ValueError(
-            f"{path.name} is no catalogue file (its sha256 matches none); run it under a known "
-            "contract with --name N --like MODEL, or describe it with --spec FILE"
-        )
+        return REGISTRY[DEFAULT_MODEL], False
     click.echo(f"{path.name} is {found.name} ({found.description})")
-    return found
+    return found, True
 
 
 def _own_model(

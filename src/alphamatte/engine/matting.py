@@ -123,14 +123,24 @@ class Matter:
 
     def coarse(self, rgb: np.ndarray) -> CoarseMatte:
         """The float32 matte in 0..1 at the inference size, before any upscaling, with the
-        photo at that size (what the guided upscale needs again)."""
+        photo at that size (what the guided upscale needs again).
+
+        A stretch starts from the photo at most ``max_side`` (1024) px long, as the SDK's proxy
+        is, so that a proxy and its full photo give the same matte. For a model whose square is
+        that size this is the inference-size copy; for a smaller square (U²-Net's 320²) it is
+        one resampling straight to the square, not a shrink to 320×213 stretched again."""
         height, width = rgb.shape[:2]
         size = self.inference_size(width, height)
         stretch = self.stretches(width, height)
         small = rgb
         if size[0] * size[1] < height * width:
             small = resize_image(rgb, *size)  # one Lanczos shrink, as the SDK's proxy does
-        return CoarseMatte(self._run(rgb if stretch else small, stretch, size), small)
+        source = small
+        if stretch:
+            proxy = fitted_size(width, height, max(self.config.max_side, self.canvas_side()))
+            if proxy != size:
+                source = resize_image(rgb, *proxy) if proxy[0] < width else rgb
+        return CoarseMatte(self._run(source, stretch, size), small)
 
     def predict_float(self, rgb: np.ndarray) -> np.ndarray:
         """The float32 matte in 0..1 with exactly the input's height and width."""
