@@ -23,6 +23,8 @@ from alphamatte.engine.cache import models_dir
 from alphamatte.engine.registry import (
     CATALOGUE,
     DEFAULT_MODEL,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     REGISTRY,
     SPEC_SUFFIX,
     ModelSpec,
@@ -234,13 +236,24 @@ def contract_summary(spec: ModelSpec) -> str:
     given = spec.input
     size = f"{given.side}²" + (f" any/{given.multiple}" if given.dynamic else "")
     scaling = {"unit": "/255", "image_max": "/max", "byte": "0-255"}[given.scaling]
-    norm = "ImageNet" if given.std[0] < 0.5 else f"-{given.mean[0]:g}"
+    norm = _normalisation(given.mean, given.std)
     out = "logits" if spec.output.logits else "probs"
     if spec.output.minmax:
         out += "+minmax"
     extra = "" if given.layout == "NCHW" and given.channels == "RGB" else f" {given.layout}"
     extra += "" if given.channels == "RGB" else " BGR"
-    return f"{size} {given.resize} {scaling} {norm}{extra} → {out}"
+    words = " ".join(part for part in (size, given.resize, scaling, norm) if part)
+    return f"{words}{extra} → {out}"
+
+
+def _normalisation(mean: tuple[float, ...], std: tuple[float, ...]) -> str:
+    """The normalisation in a word: ImageNet, -ImageNet mean, -0.5, or nothing (0–1 input)."""
+    imagenet = mean == IMAGENET_MEAN
+    if imagenet and std == IMAGENET_STD:
+        return "ImageNet"
+    shift = "-ImageNet mean" if imagenet else "" if not any(mean) else f"-{mean[0]:g}"
+    scale = "" if all(s == 1 for s in std) else f"/{std[0]:g}"
+    return shift + scale
 
 
 def measured_here(spec: ModelSpec, directory: Path) -> str:

@@ -187,10 +187,11 @@ def _rembg(
     commercial: bool = True,
     price: int = 1,
     notes: str = "",
+    output: OutputContract | None = None,
     **contract: Any,
 ) -> ModelSpec:
     """An entry whose weights rembg re-exports on its release page (pinned by the sha256 of
-    that file); ``contract`` overrides the family's input contract."""
+    that file); ``contract`` overrides the family's input contract, ``output`` its output's."""
     input_contract, output_contract, _ = FAMILIES[family]
     return ModelSpec(
         name=name,
@@ -200,7 +201,7 @@ def _rembg(
         size=size,
         sha256=sha256,
         input=replace(input_contract, **contract),
-        output=output_contract,
+        output=output or output_contract,
         # Our IS-Net rewrites fit the npm export only; rembg's exports run as published.
         preparation="generic",
         description=description,
@@ -228,6 +229,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         resize="stretch",
         scaling="image_max",
         mean=IMAGENET_MEAN,
+        output=OutputContract(minmax=True),
         notes="Contract as rembg runs this export (x/max, ImageNet mean, std 1, min-max).",
     ),
     _rembg(

@@ -168,6 +168,10 @@ class ModelPool:
         self._loaded[name] = entry
         self.loads += 1
         log.info("model %s loaded (%d MB of the memory budget)", name, cost // MB)
+        if not matter.spec.commercial:
+            log.warning(
+                "model %s is licensed for non-commercial use only: %s", name, matter.spec.licence
+            )
         return entry
 
     async def _make_room(self, cost: int, *, keep: str) -> None:
