@@ -253,6 +253,23 @@ def _wait_for_workers(cluster: RayCluster, node_port: int) -> None:
         time.sleep(0.2)
 
 
+def test_another_model_on_the_cluster_writes_what_it_writes_locally(
+    world: dict, tmp_path: Path
+) -> None:
+    """`batch --ray --model u2netp`: every node runs the model asked for (its own contract),
+    not the node's default."""
+    studio = world["catalogue"] / "studio"
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    ours = batch(world["env"], str(studio), str(local), "--model", "u2netp")
+    assert ours.returncode == 0, ours.stderr
+    run = batch(world["env"], str(studio), str(remote), "--ray", "auto", "--model", "u2netp")
+    assert run.returncode == 0, run.stderr
+    written = outputs(remote)
+    assert written == outputs(local) and len(written) == 15
+    default = {name: world["reference"][f"studio/{name}"] for name in written}
+    assert sum(written[name] != default[name] for name in written) >= 14
+
+
 def test_a_node_without_the_model_is_refused_before_any_photo(world: dict, tmp_path: Path) -> None:
     cluster: RayCluster = world["cluster"]
     empty_home = tmp_path / "empty-home"

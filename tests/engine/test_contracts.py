@@ -174,6 +174,28 @@ def test_imported_like_a_catalogue_model_takes_its_contract(tmp_path: Path) -> N
     assert "mine" in listed.output and "yes" in listed.output.split("mine", 1)[1].split("\n")[0]
 
 
+def test_a_server_pinned_to_int8_still_runs_a_model_without_int8(tmp_path: Path) -> None:
+    """ALPHAMATTE_CPU_PRECISION=int8 is set for the default (IS-Net); another served model has
+    no int8 graph and must run in f32, not fail to load."""
+    graph = _save(channel_mean_graph(320), tmp_path / "mine.onnx")
+    home = tmp_path / "home"
+    result = CliRunner().invoke(
+        cli,
+        ["model", "import", str(graph), "--name", "mine", "--like", "u2netp", "--no-prepare"],
+        env={"ALPHAMATTE_HOME": str(home)},
+    )
+    assert result.exit_code == 0, result.output
+    matter = load_matter(
+        "mine",
+        directory=home / "models",
+        backend="onnxruntime",
+        fetch=False,
+        precisions=("int8", "fp16"),
+    )
+    assert matter.selection is not None and matter.selection.choice == "onnxruntime f32"
+    assert matter.predict(_photo(320)).shape == (320, 320)
+
+
 def test_an_unknown_file_without_a_contract_is_refused(tmp_path: Path) -> None:
     graph = _save(channel_mean_graph(64), tmp_path / "who.onnx")
     result = CliRunner().invoke(

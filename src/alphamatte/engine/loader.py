@@ -159,6 +159,11 @@ def choose_runtime(
     the GPU when one is usable, a pin that leaves one candidate, else measured (and cached).
     ``precisions``: (CPU, GPU), as ``Settings.cpu_precision`` and ``gpu_precision``."""
     precision = checked_precision(precisions[0], CPU_PRECISIONS, "CPU")
+    if precision == "int8" and spec.preparation != "isnet":
+        # One server pins int8 for its default and serves other models too: those have no
+        # int8 graph (quantize.py fits IS-Net's), so they run in f32 rather than not at all.
+        log.warning("%s has no int8 graph; ALPHAMATTE_CPU_PRECISION=int8 runs it in f32", spec.name)
+        precision = "f32"
     if requested == "cuda" or (requested == "auto" and cuda_usable()):
         gpu = Candidate("cuda", checked_precision(precisions[1], GPU_PRECISIONS, "GPU"))
         return Selection(str(gpu), "an NVIDIA GPU is usable (ALPHAMATTE_GPU_PRECISION)")
