@@ -22,20 +22,16 @@ from pathlib import Path
 
 from PIL import Image
 
+from alphamatte.engine.selection import cpu_flags, cpu_model
+
 DEFAULT_PHOTO_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "icm58_hires"
 
 
 def cpu_line() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return "unknown CPU"
-    name = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln), "")
-    flags = next(
-        (ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []
-    )
+    present = set(cpu_flags())
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
-    return f"{name}, {os.cpu_count()} cores, flags: {' '.join(f for f in wanted if f in flags)}"
+    flags = " ".join(flag for flag in wanted if flag in present)
+    return f"{cpu_model()}, {os.cpu_count()} cores, flags: {flags}"
 
 
 def largest_photo(folder: Path) -> Path:

@@ -91,6 +91,19 @@ def _import(tmp_path: Path, home: Path, graph_file: Path, toml: str, name: str) 
     return load_matter(name, directory=home / "models", backend="onnxruntime", fetch=False)
 
 
+def _import_like_u2netp(tmp_path: Path) -> Path:
+    """A 320² test graph imported as ``mine`` under ``u2netp``'s contracts; the home it is in."""
+    graph = _save(channel_mean_graph(320), tmp_path / "mine.onnx")
+    home = tmp_path / "home"
+    result = CliRunner().invoke(
+        cli,
+        ["model", "import", str(graph), "--name", "mine", "--like", "u2netp", "--no-prepare"],
+        env={"ALPHAMATTE_HOME": str(home)},
+    )
+    assert result.exit_code == 0, result.output
+    return home
+
+
 def _photo(side: int, seed: int = 3) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
 
@@ -158,14 +171,7 @@ def test_nhwc_layout_and_bgr_order(tmp_path: Path) -> None:
 
 
 def test_imported_like_a_catalogue_model_takes_its_contract(tmp_path: Path) -> None:
-    graph = _save(channel_mean_graph(320), tmp_path / "mine.onnx")
-    home = tmp_path / "home"
-    result = CliRunner().invoke(
-        cli,
-        ["model", "import", str(graph), "--name", "mine", "--like", "u2netp", "--no-prepare"],
-        env={"ALPHAMATTE_HOME": str(home)},
-    )
-    assert result.exit_code == 0, result.output
+    home = _import_like_u2netp(tmp_path)
     matter = load_matter("mine", directory=home / "models", backend="onnxruntime", fetch=False)
     assert matter.spec.input == REGISTRY["u2netp"].input
     assert matter.spec.output == REGISTRY["u2netp"].output
@@ -177,14 +183,7 @@ def test_imported_like_a_catalogue_model_takes_its_contract(tmp_path: Path) -> N
 def test_a_server_pinned_to_int8_still_runs_a_model_without_int8(tmp_path: Path) -> None:
     """ALPHAMATTE_CPU_PRECISION=int8 is set for the default (IS-Net); another served model has
     no int8 graph and must run in f32, not fail to load."""
-    graph = _save(channel_mean_graph(320), tmp_path / "mine.onnx")
-    home = tmp_path / "home"
-    result = CliRunner().invoke(
-        cli,
-        ["model", "import", str(graph), "--name", "mine", "--like", "u2netp", "--no-prepare"],
-        env={"ALPHAMATTE_HOME": str(home)},
-    )
-    assert result.exit_code == 0, result.output
+    home = _import_like_u2netp(tmp_path)
     matter = load_matter(
         "mine",
         directory=home / "models",

@@ -252,11 +252,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> list[str]:
+    """The CPU's feature flags, sorted (empty where /proc/cpuinfo has none)."""
+    flags = next((ln.split(":", 1)[1] for ln in _cpuinfo() if ln.startswith("flags")), "")
+    return sorted(flags.split())
+
+
 def cpu_flags_digest() -> str:
     """A short digest of the CPU's feature flags (two CPUs with one model name can differ in
     what a hypervisor passes through)."""
-    flags = next((ln.split(":", 1)[1] for ln in _cpuinfo() if ln.startswith("flags")), "")
-    return hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:16]
+    return hashlib.sha256(" ".join(cpu_flags()).encode()).hexdigest()[:16]
 
 
 def _cpuinfo() -> list[str]:
