@@ -111,6 +111,13 @@ def requested_backend(requested: str = "auto") -> Backend:
     return name
 
 
+# OpenVINO switches the process's C locale to "C" while it reads, writes or compiles a graph
+# and then restores the one it saw. Two of those at once (two models loading on a server, a
+# CLI's background load beside another) can restore "C" for good, and every later text
+# decode in the process becomes ASCII. One at a time per process keeps the locale intact.
+OPENVINO_LOCALE_LOCK = threading.Lock()
+
+
 class OpenVinoSession:
     """OpenVINO on the CPU; one compiled model per input shape (static shapes compile to faster
     kernels than one dynamic model).
@@ -164,7 +171,9 @@ class OpenVinoSession:
     def _for_shape(self, shape: tuple[int, ...]) -> object:
         compiled = self._compiled.get(shape)
         if compiled is None:
-            compiled = self._core.compile_model(self._static_graph(shape), "CPU", self._config)
+            with OPENVINO_LOCALE_LOCK:
+                graph = self._static_graph(shape)
+                compiled = self._core.compile_model(graph, "CPU", self._config)
             if len(self._compiled) >= COMPILED_SHAPES:
                 self._compiled.pop(next(iter(self._compiled)))
             self._compiled[shape] = compiled
