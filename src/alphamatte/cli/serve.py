@@ -32,7 +32,7 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from alphamatte.config import Settings
-    from alphamatte.server.lingering import LingeringHTTPProtocol
+    from alphamatte.server.lingering import lingering_protocol
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = Settings()
@@ -48,7 +48,7 @@ def serve(host: str, port: int, workers: int) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=30,
-        http=LingeringHTTPProtocol,  # early refusals reach clients still uploading
+        http=lingering_protocol(settings),  # early refusals reach clients still uploading
     )
 
 

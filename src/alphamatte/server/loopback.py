@@ -21,7 +21,7 @@ from alphamatte.config import Settings
 from alphamatte.engine.matting import Matter
 from alphamatte.server.accounting.keys import create_key
 from alphamatte.server.app import create_app
-from alphamatte.server.lingering import LingeringHTTPProtocol
+from alphamatte.server.lingering import lingering_protocol
 from alphamatte.server.state import ServerState
 
 
@@ -81,7 +81,7 @@ def serving(
             lifespan="on",
             proxy_headers=True,
             forwarded_allow_ips=settings.forwarded_allow_ips,
-            http=LingeringHTTPProtocol,
+            http=lingering_protocol(settings),
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
