@@ -63,11 +63,11 @@ def test_a_drain_never_exceeds_its_cap_and_ends_when_all_declared_arrived() -> N
     assert asyncio.run(run()) == (3_000_000, True, True)
 
 
-def test_a_chunked_body_is_drained_until_the_cap() -> None:
+def test_an_unknown_remainder_is_drained_until_the_cap() -> None:
     async def run() -> int:
-        chunked = LingeringTransport(Transport(), Linger(max_bytes=5_000_000), lambda: None)  # type: ignore[arg-type]
-        chunked.close()
-        chunked.finish()
-        return chunked.allowed
+        unknown = LingeringTransport(Transport(), Linger(max_bytes=5_000_000), lambda: None)  # type: ignore[arg-type]
+        unknown.close()
+        unknown.finish()
+        return unknown.allowed
 
     assert asyncio.run(run()) == 5_000_000

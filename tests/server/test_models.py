@@ -5,6 +5,7 @@ ledger, loaded when first asked for and evicted least-recently-used within the b
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -153,27 +154,55 @@ def test_admin_sets_a_keys_models_and_refuses_unserved_ones(
         assert answered.headers["X-Model"] == "dark"
 
 
-def test_a_tight_budget_evicts_the_least_recently_used_idle_model(tmp_path: Path) -> None:
-    settings = Settings(
-        home=tmp_path, models="bright,dark", memory_budget_mb=100, result_cache_mb=0
-    )
+def _weights(settings: Settings, sizes: dict[str, int]) -> None:
+    """Weights files of the given sizes: a model is estimated at 2 x its file + its 256² arena
+    (6.5 MB)."""
     settings.models_dir.mkdir(parents=True)
-    for name in ("bright", "dark"):
-        # Weights files of 27 MB: each model is estimated at 2 x 27 + its 256² arena (6.5) MB,
-        # so the two do not fit in 100 MB together.
+    for name, size in sizes.items():
         with (settings.models_dir / f"{name}.onnx").open("wb") as weights:
-            weights.truncate(27 * MB)
+            weights.truncate(size)
+
+
+def test_a_tight_budget_evicts_the_least_recently_used_idle_model_never_the_default(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        home=tmp_path, models="bright,dark,grey", memory_budget_mb=100, result_cache_mb=0
+    )
+    # bright (8.5 MB) and one of dark or grey (60.5 MB each) fit; all three do not.
+    _weights(settings, {"bright": 1 * MB, "dark": 27 * MB, "grey": 27 * MB})
     with running(settings, two_models) as live:
         pool = live.state.models
         assert pool is not None
         key = live.new_key(credits=20)
-        for name in ("dark", "bright", "dark", "bright"):
+        for name in ("dark", "grey", "bright", "dark", "grey"):
             response = matte(live, key, f"?model={name}")
             assert response.status_code == 200 and response.headers["X-Model"] == name
             assert centre(response) == (0 if name == "dark" else 255)
-            assert pool.loaded() == [name]
+            assert "bright" in pool.loaded() and len(pool.loaded()) == 2
         assert pool.loads == 5  # the default at start, then one load per switch
         assert live.state.memory.in_use <= 100 * MB
+
+
+def test_a_model_that_cannot_fit_beside_the_default_is_refused_at_once(tmp_path: Path) -> None:
+    """Before, the two took turns and the default starved (19 of 20 requests got 503 after up
+    to four memory waits): the default's room is reserved, the other is told it cannot fit."""
+    settings = Settings(
+        home=tmp_path,
+        models="bright,dark",
+        memory_budget_mb=100,
+        result_cache_mb=0,
+        memory_wait_s=20,
+    )
+    _weights(settings, {"bright": 27 * MB, "dark": 27 * MB})
+    with running(settings, two_models) as live:
+        key = live.new_key(credits=20)
+        started = time.monotonic()
+        refused = matte(live, key, "?model=dark")
+        assert refused.status_code == 503 and "retry-after" in refused.headers
+        assert time.monotonic() - started < 10  # not after the 20 s memory wait
+        assert matte(live, key).status_code == 200
+        assert live.state.models is not None and live.state.models.loaded() == ["bright"]
 
 
 def test_the_model_list_names_each_model_with_its_price(server: LiveServer) -> None:

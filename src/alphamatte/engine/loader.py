@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 class ModelUnavailableError(RuntimeError):
     """The model is missing or broken and could not be (re)acquired."""
 
+    final = True  # loading it again, even with its derived graphs remade, changes nothing
+
 
 def resolve_spec(model: str, directory: Path) -> tuple[ModelSpec, Path]:
     """A catalogue name, an imported model described in ``directory`` (``NAME.model.toml``),
@@ -77,6 +79,39 @@ def resolve_spec(model: str, directory: Path) -> tuple[ModelSpec, Path]:
         return described, confined_model_path(described.filename, directory)
     path = confined_model_path(model, directory)
     return custom_model(path.name), path
+
+
+def servable_problem(model: str, directory: Path) -> str | None:
+    """Why ``model`` cannot be served from ``directory`` without a download, or None: not in
+    the catalogue nor imported, not installed, or a graph the engine refuses."""
+    try:
+        spec, path = resolve_spec(model, directory)
+    except Exception as exc:  # a name that is no model and no file in the cache
+        return str(exc)
+    if spec.input.side > HARD_MAX_SIDE and not spec.input.dynamic:
+        return f"it runs at {spec.input.side}², above the engine's {HARD_MAX_SIDE} px"
+    if not path.is_file():
+        return f"it is not installed in {directory} (`alphamatte model fetch {model}`)"
+    return None
+
+
+def discard_derived(model: str, directory: Path) -> None:
+    """Delete every graph made from ``model``'s file (prepared, int8, generic, OpenVINO's
+    static graphs), so that the next load makes them again from the verified source."""
+    with _load_lock, preparation_lock(directory):
+        _discard_derived(model, directory)
+
+
+def _discard_derived(model: str, directory: Path) -> None:
+    _, path = resolve_spec(model, directory)
+    derived = [prepared_path(path), prepared_path(path, half=True), generic_path(path)]
+    derived.append(quantized_path(derived[0]))
+    cache = directory / "openvino-cache"
+    for graph in derived:
+        graph.unlink(missing_ok=True)
+        if cache.is_dir():
+            for static in cache.glob(f"{graph.stem}-*"):
+                static.unlink(missing_ok=True)
 
 
 def _open(
@@ -291,18 +326,20 @@ def load_matter(
         except Exception as first:
             if spec.source is None:
                 raise ModelUnavailableError(f"Cannot load model file {path}: {first}") from first
-            log.warning("model %s failed to load (%s); acquiring it again", spec.name, first)
-            path.unlink(missing_ok=True)
-            for half in (False, True):
-                prepared_path(path, half=half).unlink(missing_ok=True)
-            quantized_path(prepared_path(path)).unlink(missing_ok=True)
-            generic_path(path).unlink(missing_ok=True)
+            # A derived graph that does not load is made again from the source when the
+            # source still matches its sha256; a source that does not is acquired again.
+            verified = acquire.is_verified(path, spec)
+            again = "remaking its graphs" if verified else "acquiring it again"
+            log.warning("model %s failed to load (%s); %s", spec.name, first, again)
+            if not verified:
+                path.unlink(missing_ok=True)
+            _discard_derived(model, directory)
             try:
                 session, selection = _open(
                     spec,
                     path,
                     threads=threads,
-                    fetch=True,
+                    fetch=fetch or not verified,
                     backend=backend,
                     choose_for=choose_for,
                     precisions=precisions,

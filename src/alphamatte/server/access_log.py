@@ -43,6 +43,8 @@ class AccessLog:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                # Browsers must not guess a type: an uploaded "image" served back as HTML.
+                headers.append((b"x-content-type-options", b"nosniff"))
                 message = {**message, "headers": headers}
             await send(message)
 

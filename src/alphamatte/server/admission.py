@@ -107,7 +107,9 @@ class MemoryBudget:
         return width * height * BYTES_PER_PIXEL[product]
 
     @asynccontextmanager
-    async def admit(self, cost: int) -> AsyncIterator[None]:
+    async def admit(self, cost: int, *, wait_s: float | None = None) -> AsyncIterator[None]:
+        """Hold ``cost`` bytes while the block runs, waiting at most ``wait_s`` (unset: the
+        budget's own) for room; 503 (QueueFullError) after that."""
         if cost > self.budget:
             raise OverBudgetError(
                 f"This image needs about {cost // MB} MB to process; the server's memory "
@@ -121,7 +123,7 @@ class MemoryBudget:
                 try:
                     await asyncio.wait_for(
                         self._changed.wait_for(lambda: self.in_use + cost <= self.budget),
-                        self.wait_s,
+                        self.wait_s if wait_s is None else max(0.0, wait_s),
                     )
                 except TimeoutError:
                     raise QueueFullError("The server is busy; retry shortly.") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -25,7 +26,12 @@ from alphamatte.server.accounting.credits import refund_stale
 from alphamatte.server.accounting.keys import RecentKeys
 from alphamatte.server.admission import MB, MemoryBudget, default_budget_mb
 from alphamatte.server.errors import install_error_handlers
-from alphamatte.server.models import ModelPool, model_prices, served_models
+from alphamatte.server.models import (
+    ModelPool,
+    leave_out_unservable,
+    model_prices,
+    served_models,
+)
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import make_result_cache
 from alphamatte.server.routes import (
@@ -118,12 +124,15 @@ def create_app(
         await anyio.to_thread.run_sync(reap, state)
         from alphamatte.runtime import model_for
 
+        names = served_models(settings, model_for(settings))
+        remake = None
+        if matter_factory is None:  # real models: leave out what cannot be served, say why
+            from alphamatte.engine.loader import discard_derived
+
+            names = leave_out_unservable(names, settings.models_dir)
+            remake = functools.partial(discard_derived, directory=settings.models_dir)
         pool = ModelPool(
-            settings,
-            factory,
-            state.memory,
-            served_models(settings, model_for(settings)),
-            model_prices(settings),
+            settings, factory, state.memory, names, model_prices(settings), remake=remake
         )
         async with pool.use(pool.default) as matter:  # loaded and warmed before /ready
             pass

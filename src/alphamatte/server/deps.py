@@ -62,6 +62,7 @@ async def authenticated_key(
         if recent is not None and raw:
             recent.put(raw, key)
     request.state.key_id = key.id
+    request.state.api_key = key  # production.py gates a model load on its balance
     return key
 
 

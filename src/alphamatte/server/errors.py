@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from alphamatte.engine.executor import QueueFullError
 from alphamatte.imaging.errors import (
@@ -73,6 +74,9 @@ _REMOVEBG: dict[int, tuple[int, str]] = {
     500: (500, "unknown_error"),
     503: (503, "service_unavailable"),
 }
+# Codes whose remove.bg status is not their withoutbg status's: a key refused a model is not out
+# of credits (remove.bg clients read 402 as "top up").
+_REMOVEBG_CODE_STATUS = {"model_not_allowed": 403}
 # Titles that say more than the code's words; any other code's title is its words.
 _TITLES = {
     "auth_failed": "Authentication failed",
@@ -143,6 +147,7 @@ def error_response(
     if removebg_dialect(request.url.path):
         mapped, default_code = _REMOVEBG.get(status, (status, "error"))
         code = code or default_code
+        mapped = _REMOVEBG_CODE_STATUS.get(code, mapped)
         body = {"errors": [{"title": title_of(code), "code": code, "detail": detail}]}
         return JSONResponse(body, status_code=mapped, headers=headers)
     return _json(status, detail, headers)
@@ -195,6 +200,15 @@ def install_error_handlers(app: FastAPI) -> None:
             {**getattr(request.state, "extra_headers", {}), "Retry-After": "2"},
         )
 
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # Nobody reads this answer; 499 (nginx's "client closed request") keeps it out of the
+        # 5xx in the logs and /metrics.
+        log.info("client went away before its request was read: %s", request.url.path)
+        return JSONResponse({"detail": "Client closed the request."}, status_code=499)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return error_response(request, 500, "Internal server error.")
+        # The server drops the connection after an unhandled error: say so, or a keep-alive
+        # client's next request on it fails with "Server disconnected".
+        return error_response(request, 500, "Internal server error.", {"Connection": "close"})

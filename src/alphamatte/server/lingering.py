@@ -9,10 +9,11 @@ reads anything, reported ``Broken pipe`` instead of our 403 once the server clos
 So a closing connection first ends its sending side (the client sees the whole answer, then
 end of stream), then reads and discards what the client still sends:
 
-- **what it declared**: a ``Content-Length`` body is drained to its last byte, a chunked one
-  until the client ends its side, both at most :attr:`Linger.max_bytes` (twice the largest
-  body the server accepts, so a client told 413 for a body somewhat over the limit still reads
-  it); a client that sends more than it declared is cut off at once;
+- **what it declared**: a ``Content-Length`` body is drained to its last byte, at most
+  :attr:`Linger.max_bytes` (twice the largest body the server accepts, so a client told 413
+  for a body somewhat over the limit still reads it); a client that sends more than it
+  declared is cut off at once; a chunked body, whose length is unknown, until the client ends
+  its side or the whole body reaches the largest the server accepts;
 - **while it keeps sending**: :attr:`Linger.idle_s` without a byte ends the drain (a client
   that stalls is cut off), and no drain lasts longer than :attr:`Linger.total_s` (the server's
   body timeout: a body that could not have been uploaded is not drained either);
@@ -143,15 +144,16 @@ class LingeringHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
         super().connection_made(self._lingering)
 
     def _undelivered(self) -> int | None:
-        """Body bytes the current request declared and the server has not received yet
-        (None: a chunked body, whose length is not known)."""
+        """Body bytes the current request declared and the server has not received yet. A
+        chunked body's length is not known: it may go on to the largest body the server
+        accepts (half the drain's cap), counted from its first byte."""
         scope = getattr(self, "scope", None)
         if not scope:
             return 0
         length = None
         for name, value in scope.get("headers", ()):
             if name == b"transfer-encoding":
-                return None
+                return max(0, self.linger.max_bytes // 2 - self._body_seen)
             if name == b"content-length" and value.strip().isdigit():
                 length = int(value)
         return 0 if length is None else max(0, length - self._body_seen)

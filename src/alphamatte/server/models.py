@@ -3,15 +3,23 @@ first asked for, kept within the memory budget, and chosen per request.
 
 A loaded model holds its resident cost in the same :class:`MemoryBudget` that admits photos,
 so a model and the photos it works on never together exceed ``ALPHAMATTE_MEMORY_BUDGET_MB``.
-A model that does not fit evicts the least recently used model no request is using; if that
-is not enough, its load waits for room like a photo does (then 503). Loading runs on a worker
-thread, one load per model at a time; requests for a model being loaded wait for it.
+The default model, loaded at start, is never unloaded: its room is reserved, so a less-used
+model cannot starve it. Another model that does not fit evicts the least recently used other
+model no request is using; if that is not enough, its load waits for room like a photo does
+(then 503). Loading runs on a worker thread, one load per model at a time; requests for a
+model being loaded wait for it, all within one ``ALPHAMATTE_MEMORY_WAIT_S`` per request.
+
+A model that fails to load (a corrupt file, a registry out of reach, a runtime that refuses the
+graph) is tried once more after its derived graphs are deleted (they are made again from the
+verified source); if that fails too it answers 503 with ``Retry-After`` for
+:data:`RETRY_AFTER_S`, logged in one line, while the other models keep serving.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -34,6 +42,35 @@ Factory = Callable[[Settings], Matter]
 # and the runtime's own copy) and its arena, per pixel of the canvas it runs at. Measured here:
 # IS-Net took +94 to +115 MB to load and ~30-60 MB of arena at 1024², U²-Net-p +35 MB.
 ARENA_BYTES_PER_CANVAS_PIXEL = 100
+RETRY_AFTER_S = 30  # a model that failed to load is not tried again sooner
+
+
+def unavailable(name: str) -> ApiError:
+    return ApiError(
+        503,
+        f"The model {name} cannot be loaded on this server right now; retry later or ask for "
+        "another model.",
+        {"Retry-After": str(RETRY_AFTER_S)},
+        code="model_unavailable",
+    )
+
+
+def leave_out_unservable(names: list[str], directory: object) -> list[str]:
+    """``names`` without the models this server cannot serve (not installed, refused by the
+    engine), each left out with a warning; the default (first) is kept: its load at start
+    fails loudly if it cannot serve."""
+    from pathlib import Path
+
+    from alphamatte.engine.loader import servable_problem
+
+    kept = names[:1]
+    for name in names[1:]:
+        problem = servable_problem(name, Path(str(directory)))
+        if problem is None:
+            kept.append(name)
+        else:
+            log.warning("ALPHAMATTE_MODELS: %s left out: %s", name, problem)
+    return kept
 
 
 def served_models(settings: Settings, default: str) -> list[str]:
@@ -82,6 +119,10 @@ class ModelPool:
     prices: dict[str, int] = field(default_factory=dict)
     _loaded: OrderedDict[str, Loaded] = field(default_factory=OrderedDict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # Deletes a model's derived graphs so that its next load makes them again (the engine's
+    # discard_derived; unset with the tests' fake models).
+    remake: Callable[[str], None] | None = None
+    _failed: dict[str, float] = field(default_factory=dict)  # name → monotonic retry time
     loads: int = 0  # how many times a model was loaded (evictions make it grow)
 
     @property
@@ -127,43 +168,82 @@ class ModelPool:
         return name
 
     @asynccontextmanager
-    async def use(self, name: str) -> AsyncIterator[Matter]:
-        """``name``'s model, loaded if needed, kept loaded while the block runs."""
-        entry = await self._get(name)
+    async def use(self, name: str, *, deadline: float | None = None) -> AsyncIterator[Matter]:
+        """``name``'s model, loaded if needed (waiting until the monotonic ``deadline`` at
+        most, unset: the memory wait from now), kept loaded while the block runs."""
+        if deadline is None:
+            deadline = time.monotonic() + self.memory.wait_s
+        entry = await self._get(name, deadline)
         entry.users += 1
         try:
             yield entry.matter
         finally:
             entry.users -= 1
 
-    async def _get(self, name: str) -> Loaded:
+    async def _get(self, name: str, deadline: float) -> Loaded:
         entry = self._loaded.get(name)
         if entry is not None:
             self._loaded.move_to_end(name)
             return entry
+        if self._failed.get(name, 0.0) > time.monotonic():
+            raise unavailable(name)
         lock = self._locks.setdefault(name, asyncio.Lock())
-        async with lock:
+        try:
+            await asyncio.wait_for(lock.acquire(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise ApiError(
+                503, "The server is busy; retry shortly.", {"Retry-After": "2"}
+            ) from None
+        try:
             entry = self._loaded.get(name)
             if entry is None:
-                entry = await self._load(name)
+                if self._failed.get(name, 0.0) > time.monotonic():
+                    raise unavailable(name)
+                entry = await self._load(name, deadline)
             self._loaded.move_to_end(name)
             return entry
+        finally:
+            lock.release()
 
-    async def _load(self, name: str) -> Loaded:
+    async def _load(self, name: str, deadline: float) -> Loaded:
         settings = self.settings.model_copy(update={"model": name, "quality": "fast"})
-        matter = await anyio.to_thread.run_sync(self.factory, settings)
+        try:
+            matter = await self._open(name, settings)
+        except Exception as exc:
+            self._failed[name] = time.monotonic() + RETRY_AFTER_S
+            log.warning(
+                "model %s cannot be loaded (answering 503 for %d s): %s: %s",
+                name,
+                RETRY_AFTER_S,
+                type(exc).__name__,
+                str(exc).splitlines()[0][:300] if str(exc) else "",
+            )
+            raise unavailable(name) from None
+        self._failed.pop(name, None)
         cost = resident_cost(matter, self.settings.models_dir)
-        if cost > self.memory.budget:
+        default = self._loaded.get(self.default) if name != self.default else None
+        reserved = default.cost if default is not None else 0
+        if cost + reserved > self.memory.budget:
+            self._close(matter)
+            log.warning(
+                "model %s needs about %d MB beside the default's %d MB; the memory budget "
+                "(ALPHAMATTE_MEMORY_BUDGET_MB) is %d MB",
+                name,
+                cost // MB,
+                reserved // MB,
+                self.memory.budget // MB,
+            )
             raise ApiError(
                 503,
-                f"The model {name} needs about {cost // MB} MB; the memory budget is "
-                f"{self.memory.budget // MB} MB.",
+                f"The model {name} does not fit in this server's memory budget beside its "
+                "default model; ask for another model.",
+                {"Retry-After": str(RETRY_AFTER_S)},
+                code="model_unavailable",
             )
         await self._make_room(cost, keep=name)
         hold = AsyncExitStack()
-        await hold.enter_async_context(self.memory.admit(cost))
-        # One small inference: the runtime's arena for the full canvas is allocated now.
-        await anyio.to_thread.run_sync(lambda: matter.predict(np.zeros((64, 64, 3), np.uint8)))
+        wait_s = None if name == self.default else deadline - time.monotonic()
+        await hold.enter_async_context(self.memory.admit(cost, wait_s=wait_s))
         entry = Loaded(matter, cost, hold)
         self._loaded[name] = entry
         self.loads += 1
@@ -174,27 +254,50 @@ class ModelPool:
             )
         return entry
 
+    async def _open(self, name: str, settings: Settings) -> Matter:
+        """The model opened and warmed up (one small inference allocates the runtime's arena
+        and makes a runtime that reads its graph late, OpenVINO, read it now); on a failure,
+        once more after its derived graphs are deleted."""
+
+        def opened() -> Matter:
+            matter = self.factory(settings)
+            matter.predict(np.zeros((64, 64, 3), np.uint8))
+            return matter
+
+        try:
+            return await anyio.to_thread.run_sync(opened)
+        except Exception as first:
+            if self.remake is None or getattr(first, "final", False):
+                raise  # missing, refused or already re-acquired: trying again changes nothing
+            log.warning("model %s failed to open (%s); remaking its graphs", name, first)
+            await anyio.to_thread.run_sync(self.remake, name)
+            return await anyio.to_thread.run_sync(opened)
+
     async def _make_room(self, cost: int, *, keep: str) -> None:
         """Unload idle models, least recently used first, until ``cost`` fits."""
         for other in list(self._loaded):
             if self.memory.in_use + cost <= self.memory.budget:
                 return
             entry = self._loaded[other]
-            if other == keep or entry.users:
-                continue
+            if other in (keep, self.default) or entry.users:
+                continue  # the default's room is reserved: it is never unloaded
             await self.unload(other)
 
     async def unload(self, name: str) -> None:
         entry = self._loaded.pop(name, None)
         if entry is None:
             return
-        close = getattr(entry.matter.session, "close", None)
-        if callable(close):
-            close()
+        self._close(entry.matter)
         await entry.hold.aclose()
         del entry
         await anyio.to_thread.run_sync(release_free_memory)
         log.info("model %s unloaded to make room", name)
+
+    @staticmethod
+    def _close(matter: Matter) -> None:
+        close = getattr(matter.session, "close", None)
+        if callable(close):
+            close()
 
     async def close(self) -> None:
         for name in list(self._loaded):

@@ -1,10 +1,11 @@
 """One procedure for every image request, whichever dialect asked:
 
-the request's model chosen (its own, its key's default, the server's; 400/403) and loaded
-(within the memory budget, server/models.py) → the photo's header opened and checked (pixel
-limit, format) → the route's own checks on it, which may add to its memory cost → memory
-admission → on one worker thread: decode → reserve the price → make the product → charge
-(refund on any failure).
+the request's model chosen (its own, its key's default, the server's; 400/403) → the photo's
+header opened and checked (pixel limit, format) → the route's own checks on it, which may add
+to its memory cost → the model loaded if it is not (within the memory budget,
+server/models.py; never for a key that cannot pay) → memory admission, within one memory wait
+counted from the start → on one worker thread: decode → reserve the price → make the product
+→ charge (refund on any failure).
 
 A refusal for memory or by a check comes before the credit reservation, so it is never
 charged. Everything after admission runs as one job on one worker thread: each hop between the
@@ -13,6 +14,7 @@ event loop and a thread cost ~0.27 ms of CPU here, and a request used to make fi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Literal, TypeVar
@@ -25,7 +27,7 @@ from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
 from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.billing import Paid
 from alphamatte.server.deps import INLINE_BYTES
-from alphamatte.server.errors import ApiError
+from alphamatte.server.errors import INSUFFICIENT_CREDIT, ApiError
 from alphamatte.server.state import ServerState
 
 T = TypeVar("T")
@@ -67,8 +69,9 @@ async def produce(
     models = state.models
     if models is None:
         raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
+    # One wait for the whole request: for the model's load, then for the photo's memory.
+    deadline = time.monotonic() + state.memory.wait_s
     async with AsyncExitStack() as admitted:
-        matter = await admitted.enter_async_context(models.use(model))
 
         def open_header() -> Image.Image:
             return open_checked(photo, max_bytes=max_bytes, max_pixels=settings.max_pixels)
@@ -80,7 +83,14 @@ async def produce(
         needed = state.memory.cost(*opened.size, cost) + 2 * len(photo)
         if checks is not None:
             needed += await checks(opened, admitted)
-        await admitted.enter_async_context(state.memory.admit(needed))
+        # Only a request that passed every check on its header, and whose key can pay (as far
+        # as it was when it authenticated; the reservation is the exact check), makes a load.
+        key: ApiKey | None = getattr(request.state, "api_key", None)
+        if key is not None and models.peek(model) is None and key.milli < paid.milli:
+            raise ApiError(402, INSUFFICIENT_CREDIT)
+        matter = await admitted.enter_async_context(models.use(model, deadline=deadline))
+        remaining = deadline - time.monotonic()
+        await admitted.enter_async_context(state.memory.admit(needed, wait_s=remaining))
 
         def work() -> tuple[T, bool]:
             image = decode_opened(opened, max_pixels=settings.max_pixels)
