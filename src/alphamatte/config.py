@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     removebg_url_timeout_s: float = Field(default=15.0, gt=0, le=120)
     # remove.bg's POST /v1.0/improve: submissions kept per key per 24 hours (0 turns it off).
     improve_daily_cap: int = Field(default=50, ge=0)
+    # ... and at most this many megabytes of images per key per 24 hours.
+    improve_daily_mb: int = Field(default=50, ge=0)
     max_pixels: int = Field(default=50_000_000, ge=1)
     # A request body not fully arrived after this long is answered 408 and its connection
     # closed (10 MB at 2 Mbit/s takes 40 s).
@@ -88,6 +90,24 @@ class Settings(BaseSettings):
     # Revocation still stops spending at once (the reservation checks it); a rate limit changed
     # by another process applies within this time.
     key_cache_s: float = Field(default=5.0, ge=0, le=3600)
+
+    @field_validator("model_prices")
+    @classmethod
+    def _prices(cls, value: str | None) -> str | None:
+        """A price is a number of credits, 0 or more: a negative one would mint credits."""
+        for item in (value or "").split(","):
+            if not item.strip():
+                continue
+            name, sign, price = item.partition("=")
+            try:
+                amount = float(price)
+            except ValueError:
+                amount = float("nan")
+            if not sign or not name.strip() or not amount >= 0 or amount == float("inf"):
+                raise ValueError(
+                    f"{item.strip()!r}: each price is name=credits with credits 0 or more"
+                )
+        return value
 
     @field_validator("home")
     @classmethod

@@ -40,7 +40,7 @@ def submit(live: LiveServer, key: str, **kw: object) -> httpx.Response:
 def test_submissions_are_kept_capped_and_exported_for_eval(
     improving: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = improving.new_key(credits=0)  # submitting costs nothing
+    key = improving.new_key(credits=1)  # submitting costs nothing, but needs valid credits
     first = submit(
         improving,
         key,
@@ -56,7 +56,7 @@ def test_submissions_are_kept_capped_and_exported_for_eval(
     capped = submit(improving, key, files={"image_file": ("x.png", PHOTO)})
     assert capped.status_code == 429 and error_code(capped) == "rate_limit_exceeded"
     # Another key has its own cap.
-    other = improving.new_key(credits=0)
+    other = improving.new_key(credits=1)
     assert submit(improving, other, files={"image_file": ("x.png", PHOTO)}).status_code == 200
 
     monkeypatch.setenv("ALPHAMATTE_HOME", str(improving.state.settings.home))

@@ -23,9 +23,17 @@ def list_command() -> None:
 
     for each in listed(migrated_engine()):
         click.echo(
-            f"{each.id}\tkey={each.key_id}\t{each.size:,} B\t{each.filename or '-'}\t"
-            f"{each.tag or '-'}\t{each.created_at:%Y-%m-%d %H:%M:%S}"
+            f"{each.id}\tkey={each.key_id}\t{each.size:,} B\t{_shown(each.filename)}\t"
+            f"{_shown(each.tag)}\t{each.created_at:%Y-%m-%d %H:%M:%S}"
         )
+
+
+def _shown(text: str) -> str:
+    """A client's text as it can be printed safely: a newline could forge a row and an escape
+    sequence drive the terminal, so what is not printable is written as its escape."""
+    if not text:
+        return "-"
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 @improve.command("export")

@@ -114,6 +114,7 @@ def create(
     """
     from alphamatte.server.accounting.keys import create_key
 
+    default_model, allowed_models = _models(default_model, allow_models)
     key, raw = create_key(
         migrated_engine(),
         name=name,
@@ -122,7 +123,7 @@ def create(
         rate_limit=_rate(rate_limit),
         removebg_rate_limit=_rate(removebg_rate_limit),
         default_model=default_model,
-        allowed_models=_models(default_model, allow_models),
+        allowed_models=allowed_models,
         validity=_settings().credit_validity,
     )
     click.echo(
@@ -133,14 +134,21 @@ def create(
     click.echo(raw)
 
 
-def _models(default: str | None, allowed: str | None) -> tuple[str, ...] | None:
-    """The allow-list from its option, checked against the default."""
+def _models(default: str | None, allowed: str | None) -> tuple[str | None, tuple[str, ...] | None]:
+    """The default model and the allow-list from their options, made consistent: a key with
+    an allow-list that leaves out the server's default model gets its first allowed model as
+    its default (else every request naming no model would be refused)."""
     from alphamatte.server.accounting.keys import split_models
+    from alphamatte.server.models import served_models
 
     names = split_models(allowed)
     if default and names and default not in names:
         raise click.BadParameter("the default model must be allowed", param_hint="--model")
-    return names
+    settings = _settings()
+    if names and not default and served_models(settings, settings.model)[0] not in names:
+        default = names[0]
+        click.echo(f"default model: {default} (the first allowed; the server's is not)", err=True)
+    return default, names
 
 
 @keys.command("models")
@@ -151,11 +159,9 @@ def models_command(key_id: int, default_model: str | None, allow_models: str | N
     """Set key KEY_ID's default model and the models it may use."""
     from alphamatte.server.accounting.keys import set_models
 
+    default_model, allowed_models = _models(default_model, allow_models)
     key = set_models(
-        migrated_engine(),
-        key_id,
-        default_model=default_model,
-        allowed_models=_models(default_model, allow_models),
+        migrated_engine(), key_id, default_model=default_model, allowed_models=allowed_models
     )
     if key is None:
         raise click.ClickException(f"No key with id {key_id}.")

@@ -33,6 +33,14 @@ class DailyCapError(Exception):
     """The key has submitted its daily cap already."""
 
 
+class NotInGoodStandingError(Exception):
+    """The key has no valid credit: it may not store images."""
+
+
+class RevokedError(Exception):
+    """The key was revoked (checked here, not trusted from the key cache)."""
+
+
 @dataclass(frozen=True)
 class Submission:
     id: str
@@ -44,21 +52,40 @@ class Submission:
 
 
 def submit(
-    engine: Engine, key_id: int, image: bytes, *, filename: str, tag: str, daily_cap: int
+    engine: Engine,
+    key_id: int,
+    image: bytes,
+    *,
+    filename: str,
+    tag: str,
+    daily_cap: int,
+    daily_bytes: int,
 ) -> str:
-    """Store one submission; its id. :class:`DailyCapError` past the key's daily cap."""
+    """Store one submission; its id. :class:`DailyCapError` past the key's daily cap (a
+    count and a number of bytes), :class:`NotInGoodStandingError` for a key that is revoked,
+    expired or without credit (storage is offered to paying keys only)."""
     now = datetime.now().replace(microsecond=0)
     ident = str(uuid.uuid4())
     with engine.begin() as conn:
-        conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id).with_for_update())
-        recent = conn.execute(
-            select(func.count())
+        row = conn.execute(
+            select(api_keys.c.revoked, api_keys.c.credits, api_keys.c.expires_at)
+            .where(api_keys.c.id == key_id)
+            .with_for_update()
+        ).one_or_none()
+        if row is None or row.revoked:
+            raise RevokedError("the key is revoked")
+        if row.credits <= 0 or (row.expires_at is not None and row.expires_at <= now):
+            raise NotInGoodStandingError("a key with valid credits may submit improvements")
+        recent, stored = conn.execute(
+            select(func.count(), func.coalesce(func.sum(func.length(improvements.c.image)), 0))
             .select_from(improvements)
             .where(improvements.c.key_id == key_id)
             .where(improvements.c.created_at > now - timedelta(days=1))
-        ).scalar_one()
+        ).one()
         if recent >= daily_cap:
             raise DailyCapError(f"at most {daily_cap} submissions a day per key")
+        if stored + len(image) > daily_bytes:
+            raise DailyCapError(f"at most {daily_bytes:,} bytes of images a day per key")
         conn.execute(
             insert(improvements).values(
                 id=ident,

@@ -228,9 +228,20 @@ def read_improvement(
 ) -> Improvement:
     """Check a submission's fields: one image source, an optional file name and tag."""
     image, url = _source(fields, upload, max_image_bytes, urls=urls)
-    return Improvement(
-        image, url, fields.get("image_filename", "")[:255], fields.get("tag", "")[:255]
-    )
+    return Improvement(image, url, _text(fields, "image_filename"), _text(fields, "tag"))
+
+
+def _text(fields: Mapping[str, str], name: str) -> str:
+    """A free-text field kept for the operator: valid Unicode (a lone surrogate, which JSON
+    allows and no database stores, is refused), at most 255 characters."""
+    value = fields.get(name, "")[:255]
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad("invalid_request", f"{name} is not valid Unicode text.") from None
+    if "\x00" in value:
+        raise bad("invalid_request", f"{name} may not contain NUL characters.")
+    return value
 
 
 def _source(

@@ -97,6 +97,10 @@ def _checked_models(
         )
     if default and allowed and default not in allowed:
         raise ApiError(422, "The default model must be one of the allowed models.")
+    if allowed and not default and state.models.default not in allowed:
+        # Without a default of its own the key would ask for the server's, which it may not
+        # use: every request naming no model would be refused. Its first allowed model it is.
+        default = allowed[0]
     return default, tuple(allowed) if allowed else None
 
 

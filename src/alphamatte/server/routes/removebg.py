@@ -44,7 +44,7 @@ from alphamatte.server.dialects.removebg import (
     read_improvement,
     read_request,
 )
-from alphamatte.server.errors import ApiError
+from alphamatte.server.errors import INVALID_KEY, ApiError
 from alphamatte.server.openapi import BINARY, errors, obj, request_body
 from alphamatte.server.production import choose_model, produce
 from alphamatte.server.state import ServerState
@@ -264,7 +264,8 @@ async def account(state: State, key: Key) -> dict[str, Any]:
 @router.post("/improve/", include_in_schema=False)
 async def improve(request: Request) -> dict[str, str]:
     state = get_state(request)
-    key = await authenticated_key(request, state, recent=state.recent_keys)
+    # Looked up every time (no key cache): storing images is not for a key revoked a moment ago.
+    key = await authenticated_key(request, state, recent=None)
     cap = state.settings.improve_daily_cap
     if cap == 0:
         raise bad("improve_disabled", "This server does not keep improvement submissions.")
@@ -282,11 +283,21 @@ async def improve(request: Request) -> dict[str, str]:
         open_checked(image, max_bytes=limit, max_pixels=state.settings.max_pixels).close()
         try:
             return improvements.submit(
-                state.db, key.id, image, filename=asked.filename, tag=asked.tag, daily_cap=cap
+                state.db,
+                key.id,
+                image,
+                filename=asked.filename,
+                tag=asked.tag,
+                daily_cap=cap,
+                daily_bytes=state.settings.improve_daily_mb * 1024 * 1024,
             )
         except improvements.DailyCapError as exc:
             raise ApiError(
                 429, f"Improvement submissions: {exc}.", {"Retry-After": "3600"}
             ) from exc
+        except improvements.NotInGoodStandingError as exc:
+            raise ApiError(402, f"Improvement submissions: {exc}.") from exc
+        except improvements.RevokedError as exc:
+            raise ApiError(401, INVALID_KEY) from exc
 
     return {"id": await state.executor.run(keep)}
