@@ -10,6 +10,7 @@ import json
 import logging
 import uuid
 from time import perf_counter
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +43,8 @@ class AccessLog:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
+                if 300 <= status < 400:  # the router's trailing-slash redirect
+                    headers = [(n, _relative(v) if n == b"location" else v) for n, v in headers]
                 headers.append((b"x-request-id", request_id.encode()))
                 # Browsers must not guess a type: an uploaded "image" served back as HTML.
                 headers.append((b"x-content-type-options", b"nosniff"))
@@ -67,3 +70,11 @@ class AccessLog:
                     }
                 )
             )
+
+
+def _relative(location: bytes) -> bytes:
+    """A redirect's target without scheme and host: Starlette builds it from the request's
+    ``Host`` header, which a client chooses (a redirect to anywhere)."""
+    parts = urlsplit(location.decode("latin-1"))
+    path = "/" + parts.path.lstrip("/")  # never "//host": a browser would leave the site
+    return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")

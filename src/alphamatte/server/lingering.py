@@ -46,6 +46,11 @@ from alphamatte.server.body import MARGIN, base64_body_limit
 
 SHORT_S = 2.0  # the drain of a connection past the concurrent limit, or with nothing declared
 SHORT_BYTES = 1024 * 1024
+# A request's head (request line and headers) may be at most this large and have at most this
+# many headers, else 431 and the connection is closed: neither uvicorn nor httptools bounds
+# them, and a 50 MB header was held in memory whole. nginx's default is 4 x 8 KB buffers.
+MAX_HEAD_BYTES = 64 * 1024
+MAX_HEADERS = 100
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,8 @@ class LingeringHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
     def connection_made(self, transport: asyncio.Transport) -> None:
         self._lingering = LingeringTransport(transport, self.linger, self._undelivered)
         self._body_seen = 0
+        self._headers = 0
+        self._in_head, self._head_bytes = True, 0
         super().connection_made(self._lingering)
 
     def _undelivered(self) -> int | None:
@@ -159,21 +166,57 @@ class LingeringHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
         return 0 if length is None else max(0, length - self._body_seen)
 
     # httptools' callbacks: count the body received so far (h11 has no such hook; there the
-    # whole declared length is allowed, a little more than the exact rest).
+    # whole declared length is allowed, a little more than the exact rest), and the head's
+    # headers (h11 bounds a head itself: uvicorn's h11_max_incomplete_event_size).
     def on_message_begin(self) -> None:
         self._body_seen = 0
+        self._headers = 0
         super().on_message_begin()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers += 1
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if self._headers <= MAX_HEADERS:
+            super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
         self._body_seen += len(body)
-        super().on_body(body)
+        if self._headers <= MAX_HEADERS:  # else the request never started: 431 follows
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._in_head, self._head_bytes = True, 0  # the next request's head starts
+        if self._headers <= MAX_HEADERS:
+            super().on_message_complete()
 
     def data_received(self, data: bytes) -> None:
         lingering = self._lingering
-        if not lingering.lingering:
-            super().data_received(data)
+        if lingering.lingering:
+            lingering.received(len(data))  # after the answer, the rest is dropped
             return
-        lingering.received(len(data))  # after the answer, the rest is dropped
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        too_many = self._headers > MAX_HEADERS
+        if (self._in_head and self._head_bytes > MAX_HEAD_BYTES) or too_many:
+            self._refuse_head(too_many)
+
+    def _refuse_head(self, too_many: bool) -> None:
+        """431, written here: no application ever sees such a request."""
+        if self._lingering.is_closing():
+            return
+        what = f"more than {MAX_HEADERS} headers" if too_many else "a head over 64 KiB"
+        body = f'{{"detail":"Request header fields too large: {what}."}}'.encode()
+        self._lingering.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/json\r\nconnection: close\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        self._in_head = False
+        self._lingering.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._lingering.lingering:

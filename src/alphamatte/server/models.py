@@ -139,6 +139,11 @@ class ModelPool:
         spec = REGISTRY.get(name)
         return (spec.price if spec is not None else 1) * MILLI
 
+    def unavailable(self) -> list[str]:
+        """Models whose last load failed, while they answer 503."""
+        now = time.monotonic()
+        return [name for name, until in self._failed.items() if until > now]
+
     def loaded(self) -> list[str]:
         """Loaded models, least recently used first."""
         return list(self._loaded)

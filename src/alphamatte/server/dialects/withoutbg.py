@@ -13,8 +13,9 @@ from alphamatte.server.body import decode_base64
 from alphamatte.server.errors import ApiError
 
 
-def image_from_json(body: bytes, max_image_bytes: int) -> bytes:
-    """Decoded bytes of ``image_base64`` (or the legacy ``image``) from a JSON body."""
+def image_from_json(body: bytes, max_image_bytes: int) -> tuple[bytes, str | None]:
+    """Decoded bytes of ``image_base64`` (or the legacy ``image``) from a JSON body, and its
+    ``model`` field if it has one."""
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -26,11 +27,26 @@ def image_from_json(body: bytes, max_image_bytes: int) -> bytes:
         raise ApiError(400, "Field image_base64 is required.")
     if not isinstance(value, str):
         raise ApiError(400, "Field image_base64 must be a string.")
-    return decode_base64(value.encode("ascii", "replace"), max_image_bytes)
+    model = payload.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ApiError(400, "Field model must be a string.")
+    return decode_base64(value.encode("ascii", "replace"), max_image_bytes), model
 
 
-async def image_from_multipart(request: Request, body: bytes, max_image_bytes: int) -> bytes:
-    """The ``file`` field of a multipart body that has already been read within limits."""
+def model_asked(request: Request, field: str | None) -> str | None:
+    """The model a withoutbg request names: its ``model`` field or query parameter (400 when
+    both are given and differ)."""
+    query = request.query_params.get("model")
+    if field is not None and query is not None and field.strip() != query.strip():
+        raise ApiError(400, "The model field and the model query parameter differ.")
+    return field if field is not None else query
+
+
+async def image_from_multipart(
+    request: Request, body: bytes, max_image_bytes: int
+) -> tuple[bytes, str | None]:
+    """The ``file`` field of a multipart body that has already been read within limits (one:
+    two are refused rather than the last winning), and its ``model`` field if it has one."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise ApiError(400, "Send the image as multipart/form-data with a 'file' field.")
 
@@ -44,8 +60,14 @@ async def image_from_multipart(request: Request, body: bytes, max_image_bytes: i
         form = await parser.parse()
     except MultiPartException as exc:
         raise ApiError(400, f"Malformed multipart body: {exc.message}") from exc
-    upload = form.get("file")
     try:
+        files = form.getlist("file")
+        models = form.getlist("model")
+        if len(files) > 1:
+            raise ApiError(400, "Send one 'file' field, not several.")
+        if len(models) > 1 or any(not isinstance(model, str) for model in models):
+            raise ApiError(400, "Send the model field once, as text.")
+        upload = files[0] if files else None
         if not isinstance(upload, UploadFile):
             raise ApiError(400, "Multipart field 'file' is required.")
         data = await upload.read()
@@ -53,4 +75,5 @@ async def image_from_multipart(request: Request, body: bytes, max_image_bytes: i
         await form.close()
     if len(data) > max_image_bytes:
         raise ApiError(413, f"Image is larger than {max_image_bytes:,} bytes.")
-    return data
+    model = models[0] if models else None
+    return data, model if isinstance(model, str) else None

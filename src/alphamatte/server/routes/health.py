@@ -13,7 +13,7 @@ from alphamatte.server.deps import State
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health", summary="Liveness: the process answers")
+@router.api_route("/health", methods=["GET", "HEAD"], summary="Liveness: the process answers")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -27,14 +27,25 @@ def _database_ok(state: State) -> bool:
     return True
 
 
-@router.get("/ready", summary="Readiness: model loaded and storage reachable")
+@router.api_route(
+    "/ready", methods=["GET", "HEAD"], summary="Readiness: model loaded and storage reachable"
+)
 async def ready(state: State) -> JSONResponse:
     checks = {
         "model": state.matter is not None,
         "database": await anyio.to_thread.run_sync(_database_ok, state),
     }
     status = 200 if all(checks.values()) else 503
-    return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
+    pool = state.models
+    # Served: what this server offers. Unavailable: models whose last load failed (they answer
+    # 503 meanwhile); the server stays ready while its default serves.
+    models = {
+        "served": pool.names if pool is not None else [],
+        "unavailable": pool.unavailable() if pool is not None else [],
+    }
+    return JSONResponse(
+        {"ready": status == 200, "checks": checks, "models": models}, status_code=status
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics")

@@ -21,6 +21,7 @@ async def served(state: State) -> dict[str, Any]:
     if pool is None:
         raise ApiError(503, "The model is still loading; retry shortly.", {"Retry-After": "5"})
     loaded = set(pool.loaded())
+    failing = set(pool.unavailable())
     rows = []
     for name in pool.names:
         spec = REGISTRY.get(name)
@@ -30,6 +31,7 @@ async def served(state: State) -> dict[str, Any]:
                 "default": name == pool.default,
                 "credits": from_milli(pool.price_milli(name)),
                 "loaded": name in loaded,
+                "available": name not in failing,  # false while its last load failed (503)
                 "licence": spec.licence if spec else None,
                 "commercial": spec.commercial if spec else True,
                 "description": spec.description if spec else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 from fastapi import APIRouter, HTTPException
@@ -18,11 +19,14 @@ _CSP = (
 )
 
 
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # no NUL, no path, no dot file
+
+
 def _asset(name: str) -> bytes:
     return (_STATIC / name).read_bytes()
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 def page() -> HTMLResponse:
     return HTMLResponse(
         _asset("index.html"),
@@ -30,10 +34,10 @@ def page() -> HTMLResponse:
     )
 
 
-@router.get("/static/{name}")
+@router.api_route("/static/{name}", methods=["GET", "HEAD"])
 def asset(name: str) -> Response:
     suffix = name[name.rfind(".") :] if "." in name else ""
-    if suffix not in _TYPES or "/" in name or name.startswith("."):
+    if suffix not in _TYPES or not _NAME.fullmatch(name):
         raise HTTPException(404, "Not found")
     try:
         body = _asset(name)

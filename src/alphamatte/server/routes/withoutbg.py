@@ -24,7 +24,11 @@ from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.billing import Paid
 from alphamatte.server.body import MARGIN, base64_body_limit, read_limited
 from alphamatte.server.deps import INLINE_BYTES, authorised, off_loop_if
-from alphamatte.server.dialects.withoutbg import image_from_json, image_from_multipart
+from alphamatte.server.dialects.withoutbg import (
+    image_from_json,
+    image_from_multipart,
+    model_asked,
+)
 from alphamatte.server.errors import ApiError
 from alphamatte.server.openapi import BINARY, errors, obj, request_body
 from alphamatte.server.production import choose_model, produce
@@ -207,21 +211,23 @@ def _as_png(png: bytes) -> tuple[bytes, str]:
 async def _json_route(
     request: Request, state: ServerState, key: ApiKey, product: Product, field: str
 ) -> Response:
-    model = choose_model(request, state, key)
+    choose_model(request, state, key)  # a bad ?model is refused before the body is read
     limit = state.settings.max_input_bytes
     body = await read_limited(request, base64_body_limit(limit), state.settings.body_timeout_s)
     # 10 MB of base64 takes ~50 ms to parse and decode: large bodies go to a thread.
-    data = await off_loop_if(len(body) > INLINE_BYTES, image_from_json, body, limit)
+    data, named = await off_loop_if(len(body) > INLINE_BYTES, image_from_json, body, limit)
+    model = choose_model(request, state, key, model_asked(request, named))
     return await _respond(request, state, key.id, body, data, product, _as_json(field), model)
 
 
 async def _file_route(
     request: Request, state: ServerState, key: ApiKey, product: Product
 ) -> Response:
-    model = choose_model(request, state, key)
+    choose_model(request, state, key)  # a bad ?model is refused before the body is read
     limit = state.settings.max_input_bytes
     body = await read_limited(request, limit + MARGIN, state.settings.body_timeout_s)
-    data = await image_from_multipart(request, body, limit)
+    data, named = await image_from_multipart(request, body, limit)
+    model = choose_model(request, state, key, model_asked(request, named))
     return await _respond(request, state, key.id, body, data, product, _as_png, model)
 
 
