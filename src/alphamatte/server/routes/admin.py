@@ -29,7 +29,9 @@ async def require_admin(request: Request, state: State) -> None:
     token = state.settings.admin_token
     if not token:
         raise ApiError(403, "The admin API is disabled; set ALPHAMATTE_ADMIN_TOKEN to enable it.")
-    client = client_address(request)
+    # Counted apart from API keys' failures: clients guessing keys must not lock the operator
+    # out of the admin API from a shared address.
+    client = f"admin:{client_address(request)}"
     if await off_loop_if(state.limiter.blocking, state.limiter.auth_blocked, client):
         raise ApiError(429, "Too many failed authentication attempts.", {"Retry-After": "60"})
     header = request.headers.get("authorization", "")
