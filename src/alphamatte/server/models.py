@@ -230,6 +230,7 @@ class ModelPool:
         reserved = default.cost if default is not None else 0
         if cost + reserved > self.memory.budget:
             self._close(matter)
+            self._failed[name] = time.monotonic() + RETRY_AFTER_S  # not loaded again to learn it
             log.warning(
                 "model %s needs about %d MB beside the default's %d MB; the memory budget "
                 "(ALPHAMATTE_MEMORY_BUDGET_MB) is %d MB",
