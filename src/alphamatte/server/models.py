@@ -3,11 +3,13 @@ first asked for, kept within the memory budget, and chosen per request.
 
 A loaded model holds its resident cost in the same :class:`MemoryBudget` that admits photos,
 so a model and the photos it works on never together exceed ``ALPHAMATTE_MEMORY_BUDGET_MB``.
-The default model, loaded at start, is never unloaded: its room is reserved, so a less-used
-model cannot starve it. Another model that does not fit evicts the least recently used other
-model no request is using; if that is not enough, its load waits for room like a photo does
-(then 503). Loading runs on a worker thread, one load per model at a time; requests for a
-model being loaded wait for it, all within one ``ALPHAMATTE_MEMORY_WAIT_S`` per request.
+A model that does not fit evicts the least recently used model no request is using. If the
+room is held by models in use, they are *drained*: their requests in flight finish, new
+requests for them wait, then they are unloaded and the new model loads; the waiting requests
+take their turn after it. So models that do not fit together take turns, and none starves
+another (before, a busy model kept its room for ever and the default got 503 19 times in 20).
+Loading runs on a worker thread, one load per model at a time; every wait of a request (for a
+load, a drain, memory) counts against one ``ALPHAMATTE_MEMORY_WAIT_S``.
 
 A model that fails to load (a corrupt file, a registry out of reach, a runtime that refuses the
 graph) is tried once more after its derived graphs are deleted (they are made again from the
@@ -123,6 +125,8 @@ class ModelPool:
     # discard_derived; unset with the tests' fake models).
     remake: Callable[[str], None] | None = None
     _failed: dict[str, float] = field(default_factory=dict)  # name → monotonic retry time
+    _draining: set[str] = field(default_factory=set)  # loaded models whose turn is ending
+    _change: asyncio.Condition | None = None
     loads: int = 0  # how many times a model was loaded (evictions make it grow)
 
     @property
@@ -184,8 +188,12 @@ class ModelPool:
             yield entry.matter
         finally:
             entry.users -= 1
+            if not entry.users and self._draining:
+                self._notify()  # a drained model went idle: its room can be had
 
     async def _get(self, name: str, deadline: float) -> Loaded:
+        while name in self._draining:  # its turn is over: wait for the next model's load
+            await self._changed_before(deadline)
         entry = self._loaded.get(name)
         if entry is not None:
             self._loaded.move_to_end(name)
@@ -226,30 +234,35 @@ class ModelPool:
             raise unavailable(name) from None
         self._failed.pop(name, None)
         cost = resident_cost(matter, self.settings.models_dir)
-        default = self._loaded.get(self.default) if name != self.default else None
-        reserved = default.cost if default is not None else 0
-        if cost + reserved > self.memory.budget:
+        if cost > self.memory.budget:
             self._close(matter)
             self._failed[name] = time.monotonic() + RETRY_AFTER_S  # not loaded again to learn it
             log.warning(
-                "model %s needs about %d MB beside the default's %d MB; the memory budget "
-                "(ALPHAMATTE_MEMORY_BUDGET_MB) is %d MB",
+                "model %s needs about %d MB; the memory budget (ALPHAMATTE_MEMORY_BUDGET_MB) is "
+                "%d MB",
                 name,
                 cost // MB,
-                reserved // MB,
                 self.memory.budget // MB,
             )
             raise ApiError(
                 503,
-                f"The model {name} does not fit in this server's memory budget beside its "
-                "default model; ask for another model.",
+                f"The model {name} does not fit in this server's memory budget; ask for another "
+                "model.",
                 {"Retry-After": str(RETRY_AFTER_S)},
                 code="model_unavailable",
             )
-        await self._make_room(cost, keep=name)
+        try:
+            await self._room_for(cost, name, deadline)
+        except BaseException:
+            self._close(matter)
+            raise
         hold = AsyncExitStack()
-        wait_s = None if name == self.default else deadline - time.monotonic()
-        await hold.enter_async_context(self.memory.admit(cost, wait_s=wait_s))
+        wait_s = deadline - time.monotonic() if self._loaded else None  # at start: its own
+        try:
+            await hold.enter_async_context(self.memory.admit(cost, wait_s=wait_s))
+        except BaseException:
+            self._close(matter)
+            raise
         entry = Loaded(matter, cost, hold)
         self._loaded[name] = entry
         self.loads += 1
@@ -279,15 +292,60 @@ class ModelPool:
             await anyio.to_thread.run_sync(self.remake, name)
             return await anyio.to_thread.run_sync(opened)
 
-    async def _make_room(self, cost: int, *, keep: str) -> None:
+    async def _room_for(self, cost: int, name: str, deadline: float) -> None:
+        """Unload idle models, least recently used first, until ``cost`` fits; while models in
+        use hold the room, drain them (new requests for them wait) and unload them once idle.
+        503 when that takes past ``deadline``."""
+        drained: set[str] = set()
+        try:
+            while True:
+                await self._unload_idle(cost, keep=name)
+                if self.memory.in_use + cost <= self.memory.budget:
+                    return
+                busy = [other for other, e in self._loaded.items() if other != name and e.users]
+                if not busy:
+                    return  # photos hold the rest: the memory admission waits for them
+                self._draining.update(busy)
+                drained.update(busy)
+                await self._changed_before(deadline)
+        finally:
+            self._draining.difference_update(drained)
+            self._notify()
+
+    async def _unload_idle(self, cost: int, *, keep: str) -> None:
         """Unload idle models, least recently used first, until ``cost`` fits."""
         for other in list(self._loaded):
             if self.memory.in_use + cost <= self.memory.budget:
                 return
             entry = self._loaded[other]
-            if other in (keep, self.default) or entry.users:
-                continue  # the default's room is reserved: it is never unloaded
+            if other == keep or entry.users:
+                continue
             await self.unload(other)
+
+    def _condition(self) -> asyncio.Condition:
+        if self._change is None:
+            self._change = asyncio.Condition()
+        return self._change
+
+    def _notify(self) -> None:
+        """Wake whoever waits for a model to go idle, a drain to end or a load to finish."""
+        condition = self._condition()
+
+        async def tell() -> None:
+            async with condition:
+                condition.notify_all()
+
+        asyncio.get_running_loop().create_task(tell())
+
+    async def _changed_before(self, deadline: float) -> None:
+        condition = self._condition()
+        try:
+            async with condition:
+                await asyncio.wait_for(condition.wait(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise ApiError(
+                503, "The server is busy switching models; retry shortly.", {"Retry-After": "2"}
+            ) from None
 
     async def unload(self, name: str) -> None:
         entry = self._loaded.pop(name, None)
