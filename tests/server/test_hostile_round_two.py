@@ -4,6 +4,7 @@ answers in the wrong shape, operators' settings. Each case was a finding; the te
 from __future__ import annotations
 
 import base64
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -329,3 +330,13 @@ def test_improve_list_prints_what_clients_wrote_escaped(
     assert "\x1b" not in listed.output and "00000000-fake" in listed.output
     rows = [line for line in listed.output.splitlines() if "00000000-fake" in line]
     assert rows and rows[0].startswith(answer.json()["id"])
+
+
+def test_the_docs_page_loads_its_scripts_from_this_server(server: LiveServer) -> None:
+    page = httpx.get(f"{server.url}/docs", timeout=30)
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page.text)
+    assert assets and all(asset.startswith("/") for asset in assets)
+    for asset in assets:
+        fetched = httpx.get(f"{server.url}{asset}", timeout=30)
+        assert fetched.status_code == 200 and len(fetched.content) > 10_000

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from alphamatte import __version__
 from alphamatte.config import Settings
@@ -166,7 +167,10 @@ def create_app(
         await pool.close()
         db.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load their scripts from this server (fastapi-offline ships them): a
+    # self-hosted server with no route to a CDN showed a blank page, and a CDN's script ran
+    # unpinned on the operator's docs page.
+    app = FastAPIOffline(
         title="alphamatte",
         version=__version__,
         description="Alpha mattes from photos; wire-compatible with the withoutbg Alpha Matte API.",
