@@ -44,6 +44,9 @@ FIELDS = (
     "shadow_type",
     "shadow_opacity",
     "semitransparency",
+    "model",
+    "tag",
+    "image_filename",
 )
 INTERESTING = (
     "auto",
@@ -80,8 +83,13 @@ INTERESTING = (
     "drop",
     "car",
     "\x00",
+    "\ud800",
     "😀",
     "a" * 5000,
+    "isnet-general-use",
+    "u2netp",
+    "birefnet-hr",
+    "../isnet-general-use",
 )
 
 
@@ -109,6 +117,8 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         max_pixels=4_000_000,
         removebg_max_input_bytes=2_000_000,
         auth_failure_limit="1000000/minute",
+        improve_daily_cap=1_000_000,
+        improve_daily_mb=1_000,
     ) as server:
         yield server
 
@@ -173,12 +183,20 @@ def requests(draw: st.DrawFn, origin: str) -> dict[str, Any]:
     return {"fields": fields, "kind": kind, "image": image}
 
 
+def _wire(text: str) -> str:
+    """Form fields travel as UTF-8: a lone surrogate (which JSON bodies carry as an escape)
+    arrives as the bytes a client would send for it, read back as replacement characters."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def send(client: httpx.Client, url: str, key: str, asked: dict[str, Any]) -> httpx.Response:
     fields: dict[str, Any] = asked["fields"]
     headers = {"X-API-Key": key}
     if asked["kind"] == "json":
         return client.post(url, headers=headers, content=json.dumps(fields).encode())
-    flat = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
+    flat = {
+        _wire(str(k)): _wire(v if isinstance(v, str) else json.dumps(v)) for k, v in fields.items()
+    }
     if asked["kind"] == "form":
         return client.post(url, headers=headers, data=flat)
     if asked["kind"] == "raw":
@@ -218,3 +236,35 @@ def test_no_remove_bg_request_makes_a_server_error_or_charges_for_an_error(
     assert to_milli(str(total)) == to_milli(1_000_000) - sum(charged)
     assert_ledger_explains_every_balance(fuzzed)
     assert statuses.get(200, 0) > 0  # the strategy reaches the happy path too
+
+
+def test_no_improve_submission_makes_a_server_error(fuzzed: LiveServer, origin: str) -> None:
+    """The same fields, values and body kinds sent to ``POST /v1.0/improve``: every answer is
+    a 200 with an id or a remove.bg-shaped 4xx; nothing is charged."""
+    key = fuzzed.new_key(credits=5)
+    url = f"{fuzzed.url}/v1.0/improve"
+    statuses: dict[int, int] = {}
+
+    with httpx.Client(timeout=60) as client:
+
+        @settings(
+            max_examples=max(50, EXAMPLES // 4),
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(asked=requests(origin))
+        def call(asked: dict[str, Any]) -> None:
+            answer = send(client, url, key, asked)
+            statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+            assert answer.status_code < 500, (asked, answer.status_code, answer.text[:300])
+            if answer.status_code >= 400:
+                (error,) = answer.json()["errors"]
+                assert set(error) == {"title", "code", "detail"} and error["detail"]
+            else:
+                assert answer.json()["id"]
+
+        call()
+    print(f"statuses: {sorted(statuses.items())}")
+    balance = httpx.get(f"{fuzzed.url}/v1.0/account", headers={"X-API-Key": key}, timeout=30)
+    assert balance.json()["data"]["attributes"]["credits"]["total"] == 5
+    assert statuses.get(200, 0) > 0
