@@ -56,8 +56,12 @@ MatterFactory = Callable[[Settings], Matter]
 def _load_real_matter(settings: Settings) -> Matter:
     from alphamatte.runtime import load_engine
 
+    # fetch=False: a server downloads nothing (`alphamatte model fetch` does, `make run` and
+    # the image build run it); a missing or corrupt file is a 503 for that model, not a fetch.
     return load_engine(
-        settings, batch=BatchPolicy(settings.batch_size, settings.batch_wait_ms / 1000)
+        settings,
+        batch=BatchPolicy(settings.batch_size, settings.batch_wait_ms / 1000),
+        fetch=False,
     )
 
 
