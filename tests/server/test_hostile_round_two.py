@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -21,7 +22,9 @@ from alphamatte.cli.main import cli
 from alphamatte.config import Settings
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.engine.registry import ISNET
-from alphamatte.server.accounting.keys import authenticate, revoke
+from alphamatte.server.accounting.keys import authenticate, list_keys, revoke
+from alphamatte.server.models import leave_out_unservable
+from alphamatte.server.storage.database import make_engine
 from tests.conftest import image_bytes
 from tests.fakes import FakeSession
 from tests.server.live import LiveServer, running
@@ -340,3 +343,30 @@ def test_the_docs_page_loads_its_scripts_from_this_server(server: LiveServer) ->
     for asset in assets:
         fetched = httpx.get(f"{server.url}{asset}", timeout=30)
         assert fetched.status_code == 200 and len(fetched.content) > 10_000
+
+
+def test_models_that_cannot_be_served_are_left_out_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not installed (bria-rmbg-1.4) or refused by the engine (birefnet-hr, 2048²): left out
+    with a warning, so they are never listed nor answered with a 500."""
+    caplog.set_level("WARNING")
+    names = leave_out_unservable(
+        ["isnet-general-use", "bria-rmbg-1.4", "birefnet-hr", "no-such-model"], tmp_path
+    )
+    assert names == ["isnet-general-use"]
+    assert "bria-rmbg-1.4 left out: it is not installed" in caplog.text
+    assert "birefnet-hr left out: it runs at 2048²" in caplog.text
+    assert "no-such-model left out" in caplog.text
+
+
+def test_the_cli_gives_an_allow_listed_key_a_default_it_may_use(tmp_path: Path) -> None:
+    env = {"ALPHAMATTE_HOME": str(tmp_path), "ALPHAMATTE_MODELS": "bright,grey"}
+    made = CliRunner().invoke(
+        cli, ["keys", "create", "--credits", "1", "--allow-models", "grey"], env=env
+    )
+    assert made.exit_code == 0, made.output
+    assert "default model: grey" in made.output
+    engine = make_engine(Settings(home=tmp_path).resolved_database_url)
+    (key,) = list_keys(engine)
+    assert key.default_model == "grey" and key.allowed_models == ("grey",)
