@@ -7,7 +7,20 @@ import os
 import secrets
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+IMAGE_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".tif",
+    ".tiff",
+    ".bmp",
+    ".gif",
+    ".heic",
+    ".heif",
+    ".hif",
+    ".avif",
+}
 
 
 def write_atomic(target: Path, data: bytes) -> None:

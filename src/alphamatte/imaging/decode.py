@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
 from alphamatte.imaging.errors import (
@@ -27,7 +28,13 @@ MAX_PIXELS = 50_000_000
 # Files the caller owns (CLI, SDK): wider limits than the server's, still safe from bombs.
 LOCAL_MAX_BYTES = 1 << 30
 LOCAL_MAX_PIXELS = 300_000_000
-SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
+SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF")
+FORMAT_NAMES = "JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC/HEIF or AVIF"
+# HEIC/HEIF through libheif (pillow-heif): its primary image only (never a thumbnail or an
+# auxiliary image), its rotation and mirror (irot/imir) applied, the EXIF orientation then 1,
+# so that nothing turns it twice. AVIF is Pillow's own; its transforms arrive as the EXIF
+# orientation, applied like a JPEG's.
+pillow_heif.register_heif_opener()
 # One rule for data that ends early, in every format: refused (422) when a meaningful share of
 # the image is missing. Pillow's PNG, WebP, GIF, BMP and TIFF decoders already fail on any
 # missing data; a JPEG whose data stops at an end marker is filled in by libjpeg instead, with
@@ -120,9 +127,9 @@ def open_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
     except UnidentifiedImageError as exc:
-        raise UnsupportedFormatError(
-            "Unsupported image format; send JPEG, PNG, WebP, TIFF, BMP or GIF."
-        ) from exc
+        if _heif_family(data):  # its container says HEIF/AVIF, yet it cannot be read: broken
+            raise CorruptImageError("Image file is corrupt or truncated (HEIF/AVIF).") from exc
+        raise UnsupportedFormatError(f"Unsupported image format; send {FORMAT_NAMES}.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise TooManyPixelsError(f"Image has too many pixels (limit {max_pixels:,}).") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -139,6 +146,27 @@ def open_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
             f"Image is truncated: {len(data):,} bytes cannot hold a {width}x{height} JPEG."
         )
     return image
+
+
+_HEIF_BRANDS = {
+    b"heic",
+    b"heix",
+    b"hevc",
+    b"hevx",
+    b"heim",
+    b"heis",
+    b"hevm",
+    b"hevs",
+    b"mif1",
+    b"msf1",
+    b"avif",
+    b"avis",
+}
+
+
+def _heif_family(data: bytes) -> bool:
+    """Whether ``data`` starts as an ISO-BMFF file of a HEIF or AVIF brand (its ``ftyp``)."""
+    return len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
 def decode(

@@ -26,6 +26,8 @@ SUFFIXES = {
     "TIFF": ".tiff",
     "BMP": ".bmp",
     "GIF": ".gif",
+    "HEIF": ".heic",
+    "AVIF": ".avif",
 }
 
 

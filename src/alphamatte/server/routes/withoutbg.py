@@ -37,7 +37,9 @@ from alphamatte.server.state import ServerState
 
 router = APIRouter(prefix="/v1.0", tags=["matting"])
 Product = Literal["alpha", "cutout"]
-IMAGE_FIELD_HELP = "Base64 of a JPEG, PNG, WebP, TIFF, BMP or GIF (at most 10 MB decoded)"
+IMAGE_FIELD_HELP = (
+    "Base64 of a JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC/HEIF or AVIF (at most 10 MB decoded)"
+)
 
 _JSON_BODY = request_body(
     json=obj(

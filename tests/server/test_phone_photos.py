@@ -1,0 +1,117 @@
+"""A phone's photo on every path: HEIC and AVIF through both HTTP dialects, the SDK's proxy
+workflow and the CLI (the same decode serves batch, local and on Ray). Each answer is upright,
+at the size a viewer shows; a broken file is a 4xx in its dialect and costs nothing."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from alphamatte.cli.main import cli
+from alphamatte.client import Client
+from alphamatte.config import Settings
+from tests.conftest import gradient_rgb, image_bytes
+from tests.server.live import LiveServer, running
+
+STORED = gradient_rgb(240, 160)  # landscape as stored; EXIF/irot turn it to 160 x 240
+
+
+def phone_photo(fmt: str) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return image_bytes(Image.fromarray(STORED), fmt, exif=exif.tobytes(), quality=90)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with running(Settings(home=tmp_path_factory.mktemp("phone"), rate_limit="1000/minute")) as live:
+        yield live
+
+
+def _size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_withoutbg_answers_a_phone_photo_in_its_decoded_grid(server: LiveServer, fmt: str) -> None:
+    key = server.new_key(credits=5)
+    answer = httpx.post(
+        f"{server.url}/v1.0/alpha-channel",
+        files={"file": ("IMG_1234.HEIC", phone_photo(fmt), "image/heic")},
+        headers={"X-API-Key": key},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    # A matte is in the grid the file decodes to (docs/architecture.md), so that it lines up
+    # with the pixels a client's decoder gives it: libheif turns a HEIC upright itself (irot),
+    # an AVIF keeps its stored grid and an EXIF tag, as a JPEG does.
+    assert _size(answer.content) == _size(phone_photo(fmt))
+    assert _size(answer.content) == ((160, 240) if fmt == "HEIF" else (240, 160))
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_remove_bg_cuts_out_a_phone_photo(server: LiveServer, fmt: str) -> None:
+    key = server.new_key(credits=5)
+    answer = httpx.post(
+        f"{server.url}/v1.0/removebg",
+        files={"image_file": ("IMG_1234.heic", phone_photo(fmt))},
+        data={"size": "full", "format": "png"},
+        headers={"X-API-Key": key},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert _size(answer.content) == (160, 240)
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_a_broken_phone_photo_is_a_4xx_and_costs_nothing(server: LiveServer, fmt: str) -> None:
+    key = server.new_key(credits=2)
+    broken = phone_photo(fmt)[:300]
+    withoutbg = httpx.post(
+        f"{server.url}/v1.0/alpha-channel",
+        files={"file": ("x.heic", broken)},
+        headers={"X-API-Key": key},
+        timeout=60,
+    )
+    assert withoutbg.status_code == 422
+    removebg = httpx.post(
+        f"{server.url}/v1.0/removebg",
+        files={"image_file": ("x.heic", broken)},
+        headers={"X-API-Key": key},
+        timeout=60,
+    )
+    assert removebg.status_code == 400
+    assert removebg.json()["errors"][0]["code"] == "invalid_image"
+    account = httpx.get(f"{server.url}/v1.0/account", headers={"X-API-Key": key}, timeout=30)
+    assert account.json()["data"]["attributes"]["credits"]["total"] == 2
+
+
+def test_the_sdk_makes_its_proxy_from_a_heic(server: LiveServer, tmp_path: Path) -> None:
+    path = tmp_path / "IMG_1234.HEIC"
+    path.write_bytes(phone_photo("HEIF"))
+    with Client(api_key=server.new_key(credits=5), base_url=server.url) as client:
+        cutout = client.cutout(path)
+    assert cutout.size == (160, 240) and cutout.mode == "RGBA"
+
+
+def test_the_cli_cuts_out_a_heic_through_the_api(server: LiveServer, tmp_path: Path) -> None:
+    source = tmp_path / "IMG_1234.HEIC"
+    source.write_bytes(phone_photo("HEIF"))
+    out = tmp_path / "cut.png"
+    ran = CliRunner().invoke(
+        cli,
+        ["cutout", str(source), "-o", str(out), "--api", server.url],
+        env={"ALPHAMATTE_API_KEY": server.new_key(credits=5)},
+    )
+    assert ran.exit_code == 0, ran.output
+    with Image.open(out) as cut:
+        assert cut.size == (160, 240) and cut.mode == "RGBA"
+        assert np.asarray(cut).shape == (240, 160, 4)
