@@ -48,8 +48,19 @@ class InstantMatter(Matter):
         return alpha
 
 
+class NoNetwork:
+    """The session an instant model reports: any canvas size, a zero output if ever run (the
+    server's warm-up and canvas choice ask it; predict_float never does)."""
+
+    dynamic_size = True
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return np.zeros((batch.shape[0], 1, *batch.shape[2:]), np.float32)
+
+
 def instant_matter(settings: Settings) -> Matter:
-    return InstantMatter(None, ISNET, MattingConfig(max_side=settings.max_side))  # type: ignore[arg-type]
+    session = NoNetwork()
+    return InstantMatter(session, ISNET, MattingConfig(max_side=settings.max_side))  # type: ignore[arg-type]
 
 
 def app() -> object:
