@@ -13,7 +13,8 @@ from alphamatte.server.deps import State
 router = APIRouter(tags=["operations"])
 
 
-@router.api_route("/health", methods=["GET", "HEAD"], summary="Liveness: the process answers")
+@router.get("/health", summary="Liveness: the process answers")
+@router.head("/health", include_in_schema=False)
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -27,9 +28,8 @@ def _database_ok(state: State) -> bool:
     return True
 
 
-@router.api_route(
-    "/ready", methods=["GET", "HEAD"], summary="Readiness: model loaded and storage reachable"
-)
+@router.get("/ready", summary="Readiness: model loaded and storage reachable")
+@router.head("/ready", include_in_schema=False)
 async def ready(state: State) -> JSONResponse:
     checks = {
         "model": state.matter is not None,
