@@ -115,3 +115,41 @@ def test_the_cli_cuts_out_a_heic_through_the_api(server: LiveServer, tmp_path: P
     with Image.open(out) as cut:
         assert cut.size == (160, 240) and cut.mode == "RGBA"
         assert np.asarray(cut).shape == (240, 160, 4)
+
+
+def _gps_tagged_jpeg() -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (48.0, 51.0, 29.0)  # GPSLatitudeRef, GPSLatitude
+    gps[3], gps[4] = "E", (2.0, 17.0, 40.0)
+    return image_bytes(Image.fromarray(STORED), "JPEG", exif=exif.tobytes(), quality=92)
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "data"),
+    [
+        ("/v1.0/image-without-background", "file", {}),
+        ("/v1.0/removebg", "image_file", {"size": "full", "format": "png"}),
+        ("/v1.0/removebg", "image_file", {"size": "full", "format": "jpg", "bg_color": "fff"}),
+        ("/v1.0/removebg", "image_file", {"size": "full", "format": "webp"}),
+    ],
+)
+def test_no_output_carries_the_photos_location(
+    server: LiveServer, path: str, field: str, data: dict[str, str]
+) -> None:
+    """People's photos carry where they were taken: no answer passes EXIF on (GPS or any)."""
+    photo = _gps_tagged_jpeg()
+    with Image.open(io.BytesIO(photo)) as source:
+        assert source.getexif().get_ifd(0x8825)  # the test photo does carry a location
+    answer = httpx.post(
+        f"{server.url}{path}",
+        files={field: ("gps.jpg", photo, "image/jpeg")},
+        data=data,
+        headers={"X-API-Key": server.new_key(credits=5)},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert b"Exif" not in answer.content and b"PhoneMaker" not in answer.content
+    with Image.open(io.BytesIO(answer.content)) as result:
+        assert not result.getexif().get_ifd(0x8825) and "exif" not in result.info
