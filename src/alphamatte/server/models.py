@@ -31,6 +31,7 @@ import anyio.to_thread
 import numpy as np
 
 from alphamatte.config import Settings
+from alphamatte.engine.executor import QueueFullError
 from alphamatte.engine.matting import Matter
 from alphamatte.server.accounting.amounts import MILLI, to_milli
 from alphamatte.server.accounting.keys import ApiKey
@@ -126,7 +127,7 @@ class ModelPool:
     remake: Callable[[str], None] | None = None
     _failed: dict[str, float] = field(default_factory=dict)  # name → monotonic retry time
     _draining: set[str] = field(default_factory=set)  # loaded models whose turn is ending
-    _change: asyncio.Condition | None = None
+    _change: asyncio.Event | None = None  # set when something a waiter awaits changed
     loads: int = 0  # how many times a model was loaded (evictions make it grow)
 
     @property
@@ -204,9 +205,7 @@ class ModelPool:
         try:
             await asyncio.wait_for(lock.acquire(), max(0.0, deadline - time.monotonic()))
         except TimeoutError:
-            raise ApiError(
-                503, "The server is busy; retry shortly.", {"Retry-After": "2"}
-            ) from None
+            raise QueueFullError("The server is busy; retry shortly.") from None
         try:
             entry = self._loaded.get(name)
             if entry is None:
@@ -234,31 +233,26 @@ class ModelPool:
             raise unavailable(name) from None
         self._failed.pop(name, None)
         cost = resident_cost(matter, self.settings.models_dir)
-        if cost > self.memory.budget:
-            self._close(matter)
-            self._failed[name] = time.monotonic() + RETRY_AFTER_S  # not loaded again to learn it
-            log.warning(
-                "model %s needs about %d MB; the memory budget (ALPHAMATTE_MEMORY_BUDGET_MB) is "
-                "%d MB",
-                name,
-                cost // MB,
-                self.memory.budget // MB,
-            )
-            raise ApiError(
-                503,
-                f"The model {name} does not fit in this server's memory budget; ask for another "
-                "model.",
-                {"Retry-After": str(RETRY_AFTER_S)},
-                code="model_unavailable",
-            )
-        try:
-            await self._room_for(cost, name, deadline)
-        except BaseException:
-            self._close(matter)
-            raise
         hold = AsyncExitStack()
-        wait_s = deadline - time.monotonic() if self._loaded else None  # at start: its own
-        try:
+        try:  # any refusal from here on: the opened model is closed, not kept
+            if cost > self.memory.budget:
+                self._failed[name] = time.monotonic() + RETRY_AFTER_S  # not loaded to learn it
+                log.warning(
+                    "model %s needs about %d MB; the memory budget (ALPHAMATTE_MEMORY_BUDGET_MB) "
+                    "is %d MB",
+                    name,
+                    cost // MB,
+                    self.memory.budget // MB,
+                )
+                raise ApiError(
+                    503,
+                    f"The model {name} does not fit in this server's memory budget; ask for "
+                    "another model.",
+                    {"Retry-After": str(RETRY_AFTER_S)},
+                    code="model_unavailable",
+                )
+            await self._room_for(cost, name, deadline)
+            wait_s = deadline - time.monotonic() if self._loaded else None  # at start: its own
             await hold.enter_async_context(self.memory.admit(cost, wait_s=wait_s))
         except BaseException:
             self._close(matter)
@@ -322,30 +316,20 @@ class ModelPool:
                 continue
             await self.unload(other)
 
-    def _condition(self) -> asyncio.Condition:
-        if self._change is None:
-            self._change = asyncio.Condition()
-        return self._change
-
     def _notify(self) -> None:
-        """Wake whoever waits for a model to go idle, a drain to end or a load to finish."""
-        condition = self._condition()
-
-        async def tell() -> None:
-            async with condition:
-                condition.notify_all()
-
-        asyncio.get_running_loop().create_task(tell())
+        """Wake whoever waits for a model to go idle, a drain to end or a load to finish: the
+        waiters hold this generation's event; the next waiters get a fresh one."""
+        if self._change is not None:
+            self._change.set()
+            self._change = None
 
     async def _changed_before(self, deadline: float) -> None:
-        condition = self._condition()
+        if self._change is None:
+            self._change = asyncio.Event()
         try:
-            async with condition:
-                await asyncio.wait_for(condition.wait(), max(0.0, deadline - time.monotonic()))
+            await asyncio.wait_for(self._change.wait(), max(0.0, deadline - time.monotonic()))
         except TimeoutError:
-            raise ApiError(
-                503, "The server is busy switching models; retry shortly.", {"Retry-After": "2"}
-            ) from None
+            raise QueueFullError("The server is busy switching models; retry shortly.") from None
 
     async def unload(self, name: str) -> None:
         entry = self._loaded.pop(name, None)

@@ -64,8 +64,9 @@ def submit(
     daily_bytes: int,
 ) -> str:
     """Store one submission; its id. :class:`DailyCapError` past the key's daily cap (a
-    count and a number of bytes), :class:`NotInGoodStandingError` for a key that is revoked,
-    expired or without credit (storage is offered to paying keys only)."""
+    count and a number of bytes), :class:`RevokedError` for a revoked key,
+    :class:`NotInGoodStandingError` for one expired or without credit (storage is offered to
+    paying keys only)."""
     now = datetime.now().replace(microsecond=0)
     ident = str(uuid.uuid4())
     with engine.begin() as conn:

@@ -34,12 +34,12 @@ def image_from_json(body: bytes, max_image_bytes: int) -> tuple[bytes, str | Non
 
 
 def model_asked(request: Request, field: str | None) -> str | None:
-    """The model a withoutbg request names: its ``model`` field or query parameter (400 when
-    both are given and differ)."""
+    """The body's ``model`` field, refused (400) when the ``model`` query parameter names
+    another (``choose_model`` falls back to the query parameter when there is no field)."""
     query = request.query_params.get("model")
     if field is not None and query is not None and field.strip() != query.strip():
         raise ApiError(400, "The model field and the model query parameter differ.")
-    return field if field is not None else query
+    return field
 
 
 async def image_from_multipart(
@@ -63,9 +63,10 @@ async def image_from_multipart(
     try:
         files = form.getlist("file")
         models = form.getlist("model")
+        names = [model for model in models if isinstance(model, str)]
         if len(files) > 1:
             raise ApiError(400, "Send one 'file' field, not several.")
-        if len(models) > 1 or any(not isinstance(model, str) for model in models):
+        if len(models) > 1 or len(names) != len(models):
             raise ApiError(400, "Send the model field once, as text.")
         upload = files[0] if files else None
         if not isinstance(upload, UploadFile):
@@ -75,5 +76,4 @@ async def image_from_multipart(
         await form.close()
     if len(data) > max_image_bytes:
         raise ApiError(413, f"Image is larger than {max_image_bytes:,} bytes.")
-    model = models[0] if models else None
-    return data, model if isinstance(model, str) else None
+    return data, names[0] if names else None

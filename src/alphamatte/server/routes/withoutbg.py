@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from alphamatte.engine.matting import Matter
 from alphamatte.engine.pipeline import MatteResult, run_matting
-from alphamatte.imaging.decode import DecodedImage
+from alphamatte.imaging.decode import FORMAT_NAMES, DecodedImage
 from alphamatte.imaging.encode import encode_png
 from alphamatte.server.accounting import idempotency
 from alphamatte.server.accounting.amounts import MILLI
@@ -37,9 +37,7 @@ from alphamatte.server.state import ServerState
 
 router = APIRouter(prefix="/v1.0", tags=["matting"])
 Product = Literal["alpha", "cutout"]
-IMAGE_FIELD_HELP = (
-    "Base64 of a JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC/HEIF or AVIF (at most 10 MB decoded)"
-)
+IMAGE_FIELD_HELP = f"Base64 of a {FORMAT_NAMES} (at most 10 MB decoded)"
 
 _JSON_BODY = request_body(
     json=obj(
