@@ -103,6 +103,7 @@ def test_finish_writes_the_matte_and_passes_failures_on(tmp_path: Path) -> None:
         "seconds": np.asarray([0.5, 0.1]),
         "image": np.stack([image, image]),
         "orientation": np.asarray([1, 1]),
+        "icc": np.asarray([b"", b""], dtype=object),
         "alpha": np.stack([alpha, alpha]),
         "photo": np.stack([image, image]),
     }

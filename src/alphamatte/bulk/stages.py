@@ -31,10 +31,12 @@ def _column(values: list[Any]) -> np.ndarray:
     if values and isinstance(values[0], np.ndarray):
         if all(v.shape == values[0].shape for v in values):
             return np.stack(values)
-        column = np.empty(len(values), dtype=object)
-        column[:] = values
-        return column
-    return np.asarray(values)
+    elif not (values and isinstance(values[0], bytes)):
+        return np.asarray(values)
+    # Objects, not NumPy's fixed-width bytes, which would drop a profile's trailing zeros.
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
 
 
 def _rows(batch: Batch) -> Iterator[Row]:
@@ -59,7 +61,7 @@ def list_inputs(batch: Batch, *, source: str) -> Iterator[Batch]:
             yield {"key": np.asarray(keys, dtype=object)}
 
 
-DECODED = ("key", "status", "error", "seconds", "image", "orientation")
+DECODED = ("key", "status", "error", "seconds", "image", "orientation", "icc")
 
 
 def decode_one(key: str, inputs: Location, outputs: Location, overwrite: bool) -> Row:
@@ -67,13 +69,21 @@ def decode_one(key: str, inputs: Location, outputs: Location, overwrite: bool) -
     from alphamatte.imaging.decode import decode_local
 
     started = time.perf_counter()
-    row: Row = {"key": key, "status": "todo", "error": "", "image": NO_PIXELS, "orientation": 1}
+    row: Row = {
+        "key": key,
+        "status": "todo",
+        "error": "",
+        "image": NO_PIXELS,
+        "orientation": 1,
+        "icc": b"",  # the photo's colour profile; empty: sRGB
+    }
     try:
         if not overwrite and outputs.exists(output_key(key)):
             row["status"] = "skipped"
         else:
             image = decode_local(inputs.read(key))
             row["image"], row["orientation"] = image.upright(), image.orientation
+            row["icc"] = image.icc_profile or b""
     except Exception as exc:
         row["status"], row["error"] = "failed", _failure(exc)
     row["seconds"] = time.perf_counter() - started
@@ -164,7 +174,9 @@ class ModelStage:
         if row["status"] == "todo":
             started = time.perf_counter()
             try:
-                coarse = self.matter.coarse(row["image"])
+                from alphamatte.imaging.colour import to_srgb
+
+                coarse = self.matter.coarse(to_srgb(row["image"], bytes(row["icc"]) or None))
                 row["alpha"], row["photo"] = coarse.alpha, coarse.photo
             except Exception as exc:
                 row["status"], row["error"] = "failed", _failure(exc)
@@ -182,15 +194,15 @@ def finish_one(row: Row, kind: str, inputs: Location, outputs: Location) -> Row:
     """Full size, encode and write a matted photo; the row leaves as its manifest record."""
     from alphamatte.engine.matting import CoarseMatte
     from alphamatte.engine.pipeline import finished_product
-    from alphamatte.imaging.encode import encode_png
 
     key, started = str(row["key"]), time.perf_counter()
     status, error = str(row["status"]), str(row["error"])
     if status == "todo":
         try:
             coarse = CoarseMatte(row["alpha"], row["photo"])
-            pixels = finished_product(kind, row["image"], int(row["orientation"]), coarse)
-            outputs.write(output_key(key), encode_png(pixels))
+            icc = bytes(row["icc"]) or None
+            png = finished_product(kind, row["image"], int(row["orientation"]), coarse, icc)
+            outputs.write(output_key(key), png)
             status = "done"
         except Exception as exc:
             status, error = "failed", _failure(exc)

@@ -34,7 +34,6 @@ from alphamatte.cli.render import (
 )
 from alphamatte.client.errors import RateLimitError
 from alphamatte.files import write_atomic
-from alphamatte.imaging.encode import encode_png
 
 # --ray without a value: a cluster on this machine, started for the job.
 LOCAL_CLUSTER = "local"
@@ -67,7 +66,7 @@ def _process(
                 raise
             on_wait(exc.retry_after or 5.0)
             stop.wait(exc.retry_after or 5.0)
-    write_atomic(target, encode_png(finish()))
+    write_atomic(target, finish())
 
 
 @click.command()
@@ -163,7 +162,7 @@ def _run_local(
         return
     client = make_client(api_url, api_key, model=engine.get("model")) if api_url else None
     try:
-        render = api_renderer(kind, client) if client else local_renderer(kind, **engine)
+        render = api_renderer(kind, client) if client else local_renderer(kind, None, **engine)
         tally = _run_all(todo, render, workers or (4 if client else 2), kind, err)
     finally:
         if client is not None:

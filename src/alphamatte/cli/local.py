@@ -27,15 +27,13 @@ from alphamatte.client.errors import (
     InsufficientCreditError,
 )
 from alphamatte.files import write_atomic
-from alphamatte.imaging.encode import encode_png
 from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import LayoutError
-from alphamatte.imaging.product import ProductOptions, encode_product
+from alphamatte.imaging.product import ProductOptions
 
 
-def _finish(target: Path, finish: Finish, product: ProductOptions | None) -> None:
-    pixels = finish()
-    write_atomic(target, encode_png(pixels) if product is None else encode_product(pixels, product))
+def _finish(target: Path, finish: Finish) -> None:
+    write_atomic(target, finish())
 
 
 PER_FILE_ERRORS = (ImageError, OSError, ValueError, AlphamatteError)
@@ -102,7 +100,7 @@ def _run(
                 progress.advance(task)
                 continue
             finish_write()
-            writing = source, writer.submit(_finish, target, image, product)
+            writing = source, writer.submit(_finish, target, image)
         finish_write()
     done = len(files) - len(failures)
     err.print(f"{kind}: {done} written, {len(failures)} failed")
@@ -127,9 +125,9 @@ def run_kind(
             raise click.BadParameter(str(exc)) from exc
     if api_url:
         with make_client(api_url, api_key, model=engine.get("model")) as client:
-            _run(kind, inputs, out, out_dir, api_renderer(kind, client), product)
+            _run(kind, inputs, out, out_dir, api_renderer(kind, client, product), product)
     else:
-        _run(kind, inputs, out, out_dir, local_renderer(kind, **engine), product)
+        _run(kind, inputs, out, out_dir, local_renderer(kind, product, **engine), product)
 
 
 _inputs = click.argument(
@@ -190,6 +188,14 @@ def matte(
     show_default=True,
     help="zip holds color.jpg and alpha.png.",
 )
+@click.option(
+    "--color-profile",
+    "color_profile",
+    type=click.Choice(["keep", "srgb"]),
+    default="keep",
+    show_default=True,
+    help="keep: the photo's colours and ICC profile; srgb: rendered to sRGB (clips wide gamut).",
+)
 @engine_options
 @api_options
 def cutout(
@@ -204,6 +210,7 @@ def cutout(
     shadow: bool,
     bg_color: str | None,
     fmt: str,
+    color_profile: str,
     api_url: str | None,
     api_key: str | None,
     **engine: object,
@@ -221,6 +228,7 @@ def cutout(
         fmt,
         shadow="drop" if shadow else None,
         roi=roi,
+        color_profile=color_profile,
     )
     plain = options == ProductOptions()
     run_kind("cutout", inputs, out, out_dir, api_url, api_key, engine, None if plain else options)

@@ -10,11 +10,13 @@ import click
 import numpy as np
 
 from alphamatte.cli.options import load_matter_or_exit
+from alphamatte.imaging.product import ProductOptions
 
 Kind = Literal["matte", "cutout"]
 # A renderer does the model's part of one photo and returns the rest (post-processing that
-# needs no model) as a function, so that the CLI can run it beside the next photo's inference.
-Finish = Callable[[], np.ndarray]
+# needs no model, and the encode) as a function, so that the CLI can run it beside the next
+# photo's inference. The function returns the bytes to write.
+Finish = Callable[[], bytes]
 Render = Callable[[bytes], Finish]
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,9 +40,12 @@ def api_options(func: F) -> F:
     return func
 
 
-def local_renderer(kind: Kind, **engine: object) -> Render:
+def local_renderer(kind: Kind, product: ProductOptions | None = None, **engine: object) -> Render:
+    """This CPU's engine. A laid-out ``product`` is made by the one procedure the remove.bg
+    endpoint uses (engine/product.py), so the same options give the same bytes."""
     from alphamatte.engine.pipeline import finished_product
-    from alphamatte.imaging.decode import decode_local
+    from alphamatte.engine.product import ProductSpec, make_product
+    from alphamatte.imaging.decode import LOCAL_MAX_PIXELS, decode_local
 
     # The model loads (and its runtime compiles the canvas) on another thread while the first
     # photo is read and decoded: a one-photo run waits for the longer of the two, not both.
@@ -50,9 +55,14 @@ def local_renderer(kind: Kind, **engine: object) -> Render:
 
     def render(data: bytes) -> Finish:
         image = decode_local(data)
+        if product is not None:
+            spec = ProductSpec(LOCAL_MAX_PIXELS, product.format, product)
+            made = make_product(loading.result(), image, spec).data
+            return lambda: made
         upright = image.upright()
-        coarse = loading.result().coarse(upright)
-        return lambda: finished_product(kind, upright, image.orientation, coarse)
+        coarse = loading.result().coarse(image.upright_srgb())
+        icc = image.icc_profile
+        return lambda: finished_product(kind, upright, image.orientation, coarse, icc)
 
     return render
 
@@ -63,13 +73,17 @@ def _loaded_and_warm(engine: dict[str, object]) -> Any:
     return matter
 
 
-def api_renderer(kind: Kind, client: Any) -> Render:
+def api_renderer(kind: Kind, client: Any, product: ProductOptions | None = None) -> Render:
     """Through :class:`alphamatte.client.Client`: proxy up, matte down, refined locally."""
+    from alphamatte.imaging.encode import encode_png
 
     def render(data: bytes) -> Finish:
         matted = client.matte(data)
-        image = matted.matte_image() if kind == "matte" else matted.cutout_image()
-        return lambda: np.asarray(image)
+        if kind == "matte":
+            return lambda: encode_png(np.asarray(matted.matte_image()))
+        if product is not None:
+            return lambda: matted.product_bytes(product)
+        return lambda: encode_png(matted.cutout_rgba(), icc_profile=matted.icc_profile)
 
     return render
 

@@ -27,16 +27,18 @@ if TYPE_CHECKING:
     import numpy as np
 
     from alphamatte.client.defaults import ImageInput
-    from alphamatte.client.source import Proxy
+    from alphamatte.client.source import Proxy, Source
+    from alphamatte.imaging.product import ProductOptions
 
 
 @dataclass(frozen=True)
 class Matted:
     """One matte and the photo it belongs to, both upright at full size: many outputs, one call."""
 
-    rgb: np.ndarray  # H x W x 3 uint8, upright
+    rgb: np.ndarray  # H x W x 3 uint8, upright, in icc_profile's colour space
     alpha: np.ndarray  # H x W float32 0..1, upright
     orientation: int  # EXIF orientation of what was passed
+    icc_profile: bytes | None = None  # the photo's colour profile; None: sRGB
 
     def matte_image(self) -> Image.Image:
         """Mode L at the input's size, in the same pixel grid as the input."""
@@ -45,11 +47,19 @@ class Matted:
 
         return Image.fromarray(to_stored(to_uint8(self.alpha), self.orientation), mode="L")
 
-    def cutout_image(self) -> Image.Image:
-        """Mode RGBA, upright, straight alpha over the original colours."""
+    def cutout_rgba(self) -> np.ndarray:
+        """H x W x 4 uint8, upright, straight alpha over the original colours."""
         from alphamatte.imaging.compose import cutout
 
-        return Image.fromarray(cutout(self.rgb, self.alpha), mode="RGBA")
+        return cutout(self.rgb, self.alpha)
+
+    def cutout_image(self) -> Image.Image:
+        """Mode RGBA, upright, straight alpha over the original colours; the photo's colour
+        profile rides in ``info["icc_profile"]``, which Pillow embeds when it saves."""
+        image = Image.fromarray(self.cutout_rgba(), mode="RGBA")
+        if self.icc_profile:
+            image.info["icc_profile"] = self.icc_profile
+        return image
 
     def product_shot(
         self,
@@ -62,15 +72,16 @@ class Matted:
         format: str = "png",
         roi: str | None = None,
         shadow: bool = False,
+        color_profile: str = "keep",
     ) -> bytes:
         """The cutout laid out and encoded: cropped to the subject (with ``crop_margin``: "10%",
         "20px", 2 or 4 values), fitted into ``scale`` of the canvas ("10%"-"100%") at
         ``position`` ("center", "50%", "20% 80%"), on ``bg_color``, as ``format`` (png, jpg,
         webp, or zip = color.jpg + alpha.png), with nothing outside ``roi`` ("x1 y1 x2 y2" in px
-        or %) and a drop ``shadow``. The same layout as ``alphamatte cutout`` and the server's
-        remove.bg endpoint; a bad value is a ValueError naming it."""
-        from alphamatte.imaging.compose import cutout
-        from alphamatte.imaging.product import ProductOptions, encode_product
+        or %) and a drop ``shadow``; ``color_profile`` "keep" (the photo's colours and ICC
+        profile) or "srgb". The same layout as ``alphamatte cutout`` and the server's remove.bg
+        endpoint; a bad value is a ValueError naming it."""
+        from alphamatte.imaging.product import ProductOptions
 
         options = ProductOptions(
             crop,
@@ -82,8 +93,15 @@ class Matted:
             format,
             shadow="drop" if shadow else None,
             roi=roi,
+            color_profile=color_profile,
         )
-        return encode_product(cutout(self.rgb, self.alpha), options)
+        return self.product_bytes(options)
+
+    def product_bytes(self, options: ProductOptions) -> bytes:
+        """:meth:`product_shot` from ready :class:`ProductOptions`."""
+        from alphamatte.imaging.product import encode_product
+
+        return encode_product(self.cutout_rgba(), options, icc_profile=self.icc_profile)
 
 
 @dataclass(frozen=True)
@@ -101,7 +119,7 @@ def _retry_policy(retries: RetryPolicy | int | None) -> RetryPolicy:
     return retries
 
 
-def _prepare(image: ImageInput, options: _Options) -> tuple[np.ndarray, int, Proxy]:
+def _prepare(image: ImageInput, options: _Options) -> tuple[Source, Proxy]:
     from alphamatte.client.source import load_source, make_proxy
     from alphamatte.imaging.errors import ImageError
 
@@ -109,21 +127,26 @@ def _prepare(image: ImageInput, options: _Options) -> tuple[np.ndarray, int, Pro
         source = load_source(image)
     except ImageError as exc:  # caught here, before anything is uploaded or charged
         raise InvalidImageError(str(exc)) from exc
-    upright = source.upright()
+    from alphamatte.imaging.colour import to_srgb
+
     proxy = make_proxy(
-        upright,
+        to_srgb(source.upright(), source.icc_profile),
         max_side=options.proxy_side,
         fmt=options.proxy_format,
         jpeg_quality=options.jpeg_quality,
     )
-    return upright, source.orientation, proxy
+    return source, proxy
 
 
-def _finish(upright: np.ndarray, orientation: int, proxy: Proxy, png: bytes) -> Matted:
+def _finish(source: Source, proxy: Proxy, png: bytes) -> Matted:
+    from alphamatte.imaging.colour import to_srgb
     from alphamatte.imaging.refine import upscale_matte
 
     small = wire.decode_matte(png, proxy.width, proxy.height)
-    return Matted(upright, upscale_matte(small, upright, small_rgb=proxy.pixels), orientation)
+    upright, icc = source.upright(), source.icc_profile
+    # The guide is the photo as the model saw it (sRGB), like the proxy it is matched with.
+    alpha = upscale_matte(small, to_srgb(upright, icc), small_rgb=proxy.pixels)
+    return Matted(upright, alpha, source.orientation, icc)
 
 
 class _Base:
@@ -220,14 +243,14 @@ class Client(_Base):
     ) -> Matted:
         """The full-resolution matte and the photo, for several outputs from one API call.
         ``model``: the server's model for this call (else the client's, else the server's)."""
-        upright, orientation, proxy = _prepare(image, self._options_for(proxy_format))
+        source, proxy = _prepare(image, self._options_for(proxy_format))
         model = model or self.model
         png = self._cached(proxy, model)
         if png is None:
             kwargs = wire.matte_request_kwargs(proxy.data, model)
             png = wire.matte_png(self._send("POST", wire.MATTE_PATH, **kwargs))
             self._remember(proxy, model, png)
-        return _finish(upright, orientation, proxy, png)
+        return _finish(source, proxy, png)
 
     def alpha_matte(
         self, image: ImageInput, *, proxy_format: ProxyFormat | None = None
@@ -305,14 +328,14 @@ class AsyncClient(_Base):
         model: str | None = None,
     ) -> Matted:
         options = self._options_for(proxy_format)
-        upright, orientation, proxy = await anyio.to_thread.run_sync(_prepare, image, options)
+        source, proxy = await anyio.to_thread.run_sync(_prepare, image, options)
         model = model or self.model
         png = self._cached(proxy, model)
         if png is None:
             kwargs = wire.matte_request_kwargs(proxy.data, model)
             png = wire.matte_png(await self._send("POST", wire.MATTE_PATH, **kwargs))
             self._remember(proxy, model, png)
-        return await anyio.to_thread.run_sync(_finish, upright, orientation, proxy, png)
+        return await anyio.to_thread.run_sync(_finish, source, proxy, png)
 
     async def alpha_matte(
         self, image: ImageInput, *, proxy_format: ProxyFormat | None = None

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from alphamatte.client.defaults import JPEG_QUALITY, PROXY_SIDE, ProxyFormat
+from alphamatte.imaging.colour import usable_rgb_profile
 from alphamatte.imaging.decode import decode_local, exif_orientation, pil_to_rgb, to_upright
 from alphamatte.imaging.resize import fit_long_side, resize_image, to_uint8
 
@@ -25,8 +26,9 @@ __all__ = ["JPEG_QUALITY", "PROXY_SIDE", "Proxy", "ProxyFormat", "Source", "load
 class Source:
     """The caller's pixels, untouched, in the grid they were given, with the EXIF orientation."""
 
-    rgb: np.ndarray  # H x W x 3 uint8
+    rgb: np.ndarray  # H x W x 3 uint8, in icc_profile's colour space
     orientation: int
+    icc_profile: bytes | None = None  # None: sRGB
 
     def upright(self) -> np.ndarray:
         return to_upright(self.rgb, self.orientation)
@@ -38,9 +40,11 @@ def load_source(image: ImageInput) -> Source:
         image = Path(image).read_bytes()
     if isinstance(image, bytes):
         decoded = decode_local(image)
-        return Source(decoded.rgb, decoded.orientation)
+        return Source(decoded.rgb, decoded.orientation, decoded.icc_profile)
     if isinstance(image, Image.Image):
-        return Source(np.ascontiguousarray(pil_to_rgb(image)), exif_orientation(image))
+        icc = None if image.mode == "CMYK" else usable_rgb_profile(image.info.get("icc_profile"))
+        rgb = np.ascontiguousarray(pil_to_rgb(image))
+        return Source(rgb, exif_orientation(image), icc)
     if isinstance(image, np.ndarray):
         return Source(_array_to_rgb(image), 1)
     raise TypeError(f"expected a path, bytes, PIL image or NumPy array, not {type(image).__name__}")
@@ -78,7 +82,8 @@ def make_proxy(
     """The upload: Lanczos down to ``max_side`` (never enlarged), JPEG or PNG, no metadata.
 
     The proxy is already upright, so the server needs no EXIF and the matte comes back in the
-    same grid as the upright original.
+    same grid as the upright original. It is sRGB (the caller renders the photo to sRGB first):
+    a proxy has no profile, and the model reads sRGB.
     """
     height, width = upright.shape[:2]
     new_w, new_h = fit_long_side(width, height, max_side)

@@ -1,4 +1,8 @@
-"""From decoded bytes to the two products: a matte in the file's grid, a cutout upright."""
+"""From decoded bytes to the two products: a matte in the file's grid, a cutout upright.
+
+The model sees the photo rendered to sRGB (what it was trained on); the cutout keeps the
+photo's own pixels and carries its colour profile (imaging/colour.py).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from alphamatte.engine.matting import CoarseMatte, Matter, full_size
+from alphamatte.imaging.colour import to_srgb
 from alphamatte.imaging.compose import cutout
 from alphamatte.imaging.decode import DecodedImage, to_stored
+from alphamatte.imaging.encode import encode_png
 from alphamatte.imaging.resize import to_uint8
 
 
 @dataclass(frozen=True)
 class MatteResult:
-    upright_rgb: np.ndarray
+    upright_rgb: np.ndarray  # in icc_profile's space
     upright_alpha: np.ndarray  # float32 0..1
+    icc_profile: bytes | None = None
 
     def stored_matte(self, orientation: int) -> np.ndarray:
         """uint8 matte in the file's stored pixel grid (what the alpha endpoints return)."""
@@ -25,17 +32,29 @@ class MatteResult:
         """Upright RGBA with straight alpha over the untouched original colours."""
         return cutout(self.upright_rgb, self.upright_alpha)
 
+    def cutout_png(self) -> bytes:
+        """:meth:`cutout` as a PNG in the photo's colour space (its profile embedded)."""
+        return encode_png(self.cutout(), icc_profile=self.icc_profile)
+
 
 def run_matting(image: DecodedImage, matter: Matter) -> MatteResult:
     upright = image.upright()
-    return MatteResult(upright_rgb=upright, upright_alpha=matter.predict_float(upright))
+    seen = to_srgb(upright, image.icc_profile)
+    return MatteResult(upright, matter.predict_float(seen), image.icc_profile)
 
 
 def finished_product(
-    kind: str, upright: np.ndarray, orientation: int, coarse: CoarseMatte
-) -> np.ndarray:
-    """What `matte`/`cutout`/`batch` write for a photo, from its coarse matte: the matte in the
-    file's stored grid, or the upright cutout. Shared by the local CLI and the Ray stages so
-    that both write the same bytes."""
-    result = MatteResult(upright, full_size(coarse, upright))
-    return result.stored_matte(orientation) if kind == "matte" else result.cutout()
+    kind: str,
+    upright: np.ndarray,
+    orientation: int,
+    coarse: CoarseMatte,
+    icc_profile: bytes | None = None,
+) -> bytes:
+    """The PNG that `matte`/`cutout`/`batch` write for a photo, from its coarse matte (made
+    from the photo in sRGB): the matte in the file's stored grid, or the upright cutout in the
+    photo's colours. Shared by the local CLI and the Ray stages so that both write the same
+    bytes."""
+    result = MatteResult(upright, full_size(coarse, to_srgb(upright, icc_profile)), icc_profile)
+    if kind == "matte":
+        return encode_png(result.stored_matte(orientation))
+    return result.cutout_png()

@@ -15,6 +15,7 @@ import numpy as np
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
+from alphamatte.imaging.colour import cmyk_to_rgb, to_srgb, usable_rgb_profile
 from alphamatte.imaging.errors import (
     CorruptImageError,
     InputTooLargeError,
@@ -65,11 +66,15 @@ _STORED = {
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """An RGB image in the file's stored pixel grid, plus how to show it upright."""
+    """An RGB image in the file's stored pixel grid, plus how to show it upright and the colour
+    space its values are in."""
 
-    rgb: np.ndarray  # H x W x 3 uint8, stored grid
+    rgb: np.ndarray  # H x W x 3 uint8, stored grid, in icc_profile's space
     orientation: int  # EXIF orientation 1..8 (1 = already upright)
     format: str
+    # The photo's RGB profile, kept on its outputs; None: sRGB (untagged, or converted to sRGB
+    # from CMYK or greyscale on the way in).
+    icc_profile: bytes | None = None
 
     @property
     def width(self) -> int:
@@ -82,6 +87,10 @@ class DecodedImage:
     def upright(self) -> np.ndarray:
         """The RGB pixels as a viewer shows them (EXIF orientation applied)."""
         return to_upright(self.rgb, self.orientation)
+
+    def upright_srgb(self) -> np.ndarray:
+        """:meth:`upright` rendered to sRGB through the photo's profile: what the model sees."""
+        return to_srgb(self.upright(), self.icc_profile)
 
 
 def _transpose(array: np.ndarray, method: Image.Transpose | None) -> np.ndarray:
@@ -105,8 +114,11 @@ def _gray_to_rgb(values: np.ndarray, peak: float) -> np.ndarray:
 
 
 def pil_to_rgb(image: Image.Image) -> np.ndarray:
-    """H x W x 3 uint8 for any PIL mode, 16-bit and float greys rescaled rather than clipped."""
+    """H x W x 3 uint8 for any PIL mode, 16-bit and float greys rescaled rather than clipped,
+    CMYK through its profile to sRGB."""
     mode = image.mode
+    if mode == "CMYK":
+        return cmyk_to_rgb(image)
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # PIL's own convert clips 16-bit values at 255; rescale to 8 bits instead.
         wide = np.asarray(image, dtype=np.float64)
@@ -214,7 +226,11 @@ def decode_opened(image: Image.Image, *, max_pixels: int = MAX_PIXELS) -> Decode
             image.seek(0)  # animated GIF/WebP/TIFF: first frame only
             orientation = exif_orientation(image)
             image.load()
+            mode = image.mode
             rgb = pil_to_rgb(image)
+            # Only an RGB profile can describe RGB values: CMYK is already sRGB here, and a grey
+            # profile's curve is near enough sRGB's that the grey becomes plain sRGB.
+            icc = usable_rgb_profile(image.info.get("icc_profile")) if mode != "CMYK" else None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise TooManyPixelsError(f"Image has too many pixels (limit {max_pixels:,}).") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, UserWarning) as exc:
@@ -225,7 +241,9 @@ def decode_opened(image: Image.Image, *, max_pixels: int = MAX_PIXELS) -> Decode
         raise CorruptImageError("Image could not be converted to RGB.")
     if fmt == "JPEG" and _ends_in_fill(rgb):
         raise CorruptImageError("Image file is truncated (JPEG): its last part is missing.")
-    return DecodedImage(rgb=np.ascontiguousarray(rgb), orientation=orientation, format=fmt)
+    return DecodedImage(
+        rgb=np.ascontiguousarray(rgb), orientation=orientation, format=fmt, icc_profile=icc
+    )
 
 
 def _ends_in_fill(rgb: np.ndarray) -> bool:

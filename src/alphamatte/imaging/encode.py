@@ -26,8 +26,11 @@ MATTE_COMPRESS_TYPE = zlib.Z_RLE
 RGBA_COMPRESS_LEVEL = 1
 
 
-def encode_png(array: np.ndarray, *, compress_level: int | None = None) -> bytes:
-    """PNG bytes of a uint8 array: H x W gives mode L, H x W x 4 gives RGBA."""
+def encode_png(
+    array: np.ndarray, *, compress_level: int | None = None, icc_profile: bytes | None = None
+) -> bytes:
+    """PNG bytes of a uint8 array: H x W gives mode L, H x W x 4 gives RGBA. ``icc_profile``:
+    the colour space of RGB(A) pixels (a matte has none)."""
     if array.dtype != np.uint8:
         raise TypeError("encode_png expects uint8 pixels")
     matte = array.ndim == 2
@@ -43,7 +46,8 @@ def encode_png(array: np.ndarray, *, compress_level: int | None = None) -> bytes
         raise ValueError(f"cannot encode an array of shape {array.shape}")
     buffer = io.BytesIO()
     strategy = MATTE_COMPRESS_TYPE if matte else zlib.Z_DEFAULT_STRATEGY
-    image.save(buffer, format="PNG", compress_level=compress_level, compress_type=strategy)
+    extra = {"icc_profile": icc_profile} if icc_profile and not matte else {}
+    image.save(buffer, format="PNG", compress_level=compress_level, compress_type=strategy, **extra)
     return buffer.getvalue()
 
 
@@ -68,44 +72,53 @@ def fits(fmt: str, width: int, height: int) -> bool:
     return max(width, height) <= MAX_SIDE[fmt]
 
 
-def encode_jpeg(rgb: np.ndarray, *, quality: int = JPEG_QUALITY) -> bytes:
+def encode_jpeg(
+    rgb: np.ndarray, *, quality: int = JPEG_QUALITY, icc_profile: bytes | None = None
+) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buffer, format="JPEG", quality=quality)
+    extra = {"icc_profile": icc_profile} if icc_profile else {}
+    Image.fromarray(rgb, mode="RGB").save(buffer, format="JPEG", quality=quality, **extra)
     return buffer.getvalue()
 
 
-def encode_output(rgba: np.ndarray, fmt: str) -> bytes:
+def encode_output(rgba: np.ndarray, fmt: str, *, icc_profile: bytes | None = None) -> bytes:
     """A straight-alpha RGBA cutout (uint8) in an output format.
 
     ``png`` and ``webp`` keep the alpha (an opaque cutout, say one on a background colour, is
     written as RGB); ``jpg`` has none, so its transparent parts come out white; ``zip`` holds
     ``color.jpg`` (the cutout's colours, opaque) and ``alpha.png`` (its 8-bit matte), the same
     size, for clients that composite them themselves and want a small download.
+    ``icc_profile``: the colour space of the pixels, embedded in every colour image written.
     """
     if fmt not in OUTPUT_FORMATS:
         raise ValueError(f"unknown output format {fmt!r}; choose {', '.join(OUTPUT_FORMATS)}")
     alpha = rgba[..., 3]
     opaque = bool(alpha.min() == 255)
     if fmt == "png":
-        return encode_png(np.ascontiguousarray(rgba[..., :3]) if opaque else rgba)
+        pixels = np.ascontiguousarray(rgba[..., :3]) if opaque else rgba
+        return encode_png(pixels, icc_profile=icc_profile)
     if fmt == "webp":
         buffer = io.BytesIO()
         mode = "RGB" if opaque else "RGBA"
         pixels = np.ascontiguousarray(rgba[..., :3]) if opaque else rgba
-        Image.fromarray(pixels, mode=mode).save(buffer, format="WEBP", quality=WEBP_QUALITY)
+        extra = {"icc_profile": icc_profile} if icc_profile else {}
+        Image.fromarray(pixels, mode=mode).save(
+            buffer, format="WEBP", quality=WEBP_QUALITY, **extra
+        )
         return buffer.getvalue()
     if fmt == "jpg":
-        return encode_jpeg(_on_white(rgba))
-    return encode_zip(np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(alpha))
+        return encode_jpeg(_on_white(rgba), icc_profile=icc_profile)
+    rgb = np.ascontiguousarray(rgba[..., :3])
+    return encode_zip(rgb, np.ascontiguousarray(alpha), icc_profile=icc_profile)
 
 
-def encode_zip(rgb: np.ndarray, matte: np.ndarray) -> bytes:
+def encode_zip(rgb: np.ndarray, matte: np.ndarray, *, icc_profile: bytes | None = None) -> bytes:
     """``color.jpg`` (``rgb``, opaque) and ``alpha.png`` (``matte``, 8-bit) in one stored ZIP."""
     import zipfile
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("color.jpg", encode_jpeg(rgb))
+        archive.writestr("color.jpg", encode_jpeg(rgb, icc_profile=icc_profile))
         archive.writestr("alpha.png", encode_png(matte))
     return buffer.getvalue()
 
@@ -126,6 +139,7 @@ def encode_gray(matte: np.ndarray, fmt: str) -> bytes:
 
 
 def _on_white(rgba: np.ndarray) -> np.ndarray:
+    # White is (255, 255, 255) in every RGB profile (its white point, relative colorimetric).
     alpha = rgba[..., 3:4].astype(np.float32) / 255
     mixed = rgba[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
     return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)

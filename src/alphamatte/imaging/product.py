@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alphamatte.imaging.colour import COLOUR_PROFILES, colour_in
 from alphamatte.imaging.effects import composite, drop_shadow, parse_colour
 from alphamatte.imaging.encode import MEDIA_TYPES, OUTPUT_FORMATS, encode_gray, encode_output
 from alphamatte.imaging.layout import (
@@ -44,11 +45,16 @@ class ProductOptions:
     shadow: str | None = None  # "drop": a soft shadow cast down and right of the subject
     shadow_opacity: float = 0.5  # 0..1
     roi: str | None = None  # "x1 y1 x2 y2": nothing outside it is foreground
+    # "keep": the photo's pixels and its ICC profile; "srgb": rendered to sRGB (clips what a
+    # wide-gamut photo holds beyond sRGB), written without a profile.
+    color_profile: str = "keep"
 
     def check(self) -> None:
         """Raise :class:`LayoutError` for a value no photo could satisfy (before any work)."""
         if self.format not in OUTPUT_FORMATS:
             raise LayoutError("invalid_format", f"format must be one of {OUTPUT_FORMATS}")
+        if self.color_profile not in COLOUR_PROFILES:
+            raise LayoutError("invalid_color_profile", "color_profile must be 'keep' or 'srgb'")
         if self.channels not in CHANNELS:
             raise LayoutError("invalid_channels", "channels must be 'rgba' or 'alpha'")
         if self.crop_margin is not None:
@@ -98,39 +104,68 @@ def lay_out(rgba: np.ndarray, options: ProductOptions) -> np.ndarray:
 
 
 def on_background(
-    laid_out: np.ndarray, options: ProductOptions, background: np.ndarray | None = None
+    laid_out: np.ndarray,
+    options: ProductOptions,
+    background: np.ndarray | None = None,
+    icc_profile: bytes | None = None,
 ) -> np.ndarray:
-    """``laid_out`` over ``background`` (an RGB image, covering the frame) or
-    ``options.bg_color``, opaque; unchanged when there is neither."""
+    """``laid_out`` over ``background`` (an RGB image in the same colour space, covering the
+    frame) or ``options.bg_color`` (sRGB, as users name colours, rendered into ``icc_profile``'s
+    space), opaque; unchanged when there is neither."""
     if background is None and options.bg_color is None:
         return laid_out
-    under = background if background is not None else parse_colour(options.bg_color or "")
+    if background is not None:
+        under: np.ndarray | tuple[int, int, int] = background
+    else:
+        under = colour_in(parse_colour(options.bg_color or ""), icc_profile)
     alpha = laid_out[..., 3]
     colours = composite(laid_out[..., :3], alpha, under)
     return np.dstack([colours, np.full_like(alpha, 255)])
 
 
 def render_product(
-    rgba: np.ndarray, options: ProductOptions, *, background: np.ndarray | None = None
+    rgba: np.ndarray,
+    options: ProductOptions,
+    *,
+    background: np.ndarray | None = None,
+    icc_profile: bytes | None = None,
 ) -> np.ndarray:
     """The laid-out RGBA (uint8, straight alpha); opaque when a background is given
     (``background``: an RGB image, covering the frame; else ``options.bg_color``)."""
-    return on_background(lay_out(rgba, options), options, background)
+    return on_background(lay_out(rgba, options), options, background, icc_profile)
 
 
 def encode_product(
-    rgba: np.ndarray, options: ProductOptions, *, background: np.ndarray | None = None
+    rgba: np.ndarray,
+    options: ProductOptions,
+    *,
+    background: np.ndarray | None = None,
+    icc_profile: bytes | None = None,
 ) -> bytes:
-    """:func:`render_product`, written in ``options.format``."""
-    return encode_laid_out(lay_out(rgba, options), options, background=background)
+    """:func:`render_product`, written in ``options.format``. ``rgba`` is in ``icc_profile``'s
+    colour space (None: sRGB); the result keeps it, or is rendered to sRGB when
+    ``options.color_profile`` says so."""
+    if options.color_profile == "srgb" and icc_profile is not None:
+        from alphamatte.imaging.colour import to_srgb
+
+        rgba = np.dstack([to_srgb(np.ascontiguousarray(rgba[..., :3]), icc_profile), rgba[..., 3]])
+        icc_profile = None
+    laid_out = lay_out(rgba, options)
+    return encode_laid_out(laid_out, options, background=background, icc_profile=icc_profile)
 
 
 def encode_laid_out(
-    laid_out: np.ndarray, options: ProductOptions, *, background: np.ndarray | None = None
+    laid_out: np.ndarray,
+    options: ProductOptions,
+    *,
+    background: np.ndarray | None = None,
+    icc_profile: bytes | None = None,
 ) -> bytes:
     """An already laid-out cutout put on its background and written in ``options.format``.
     ``channels="alpha"``: its matte (the background would make it all white) as a grayscale
-    image in that format; ``zip`` always holds both."""
+    image in that format; ``zip`` always holds both. ``icc_profile``: the colour space of
+    ``laid_out`` and ``background``, embedded in what is written."""
     if options.channels == "alpha" and options.format != "zip":
         return encode_gray(np.ascontiguousarray(laid_out[..., 3]), options.format)
-    return encode_output(on_background(laid_out, options, background), options.format)
+    on = on_background(laid_out, options, background, icc_profile)
+    return encode_output(on, options.format, icc_profile=icc_profile)

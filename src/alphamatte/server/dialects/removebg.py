@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl
 
-import numpy as np
 from PIL import Image
 
 from alphamatte.engine.product import FORMATS, ProductSpec
-from alphamatte.imaging.decode import decode, open_checked
+from alphamatte.imaging.colour import COLOUR_PROFILES
+from alphamatte.imaging.decode import DecodedImage, decode, open_checked
 from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import LayoutError
 from alphamatte.imaging.product import ProductOptions
@@ -85,7 +85,7 @@ class RemoveBgRequest:
 
     @property
     def spec(self) -> ProductSpec:
-        return ProductSpec(self.max_pixels, self.format, self.options, self.roi)
+        return ProductSpec(self.max_pixels, self.format, replace(self.options, roi=self.roi))
 
     def open_background(self, max_pixels: int) -> Image.Image:
         """The background's header, checked like the photo's; a bad one is a 400."""
@@ -97,14 +97,12 @@ class RemoveBgRequest:
         except ImageError as exc:
             raise bad("invalid_bg_image", f"bg_image_file: {exc}") from exc
 
-    def decoded_background(self, max_pixels: int) -> np.ndarray | None:
-        """The background image, upright RGB; None without one."""
+    def decoded_background(self, max_pixels: int) -> DecodedImage | None:
+        """The background image, decoded with its colour profile; None without one."""
         if self.background is None:
             return None
         try:
-            return decode(
-                self.background, max_bytes=len(self.background), max_pixels=max_pixels
-            ).upright()
+            return decode(self.background, max_bytes=len(self.background), max_pixels=max_pixels)
         except ImageError as exc:
             raise bad("invalid_bg_image", f"bg_image_file: {exc}") from exc
 
@@ -184,6 +182,8 @@ def read_request(
     if _flag(fields, "add_shadow"):  # the deprecated switch: a drop shadow
         shadow = "drop"
     opacity = _percent(fields.get("shadow_opacity", "50"))
+    # Our extension: "keep" (the photo's colours and ICC profile) or "srgb" (rendered to sRGB).
+    colour = _choice(fields, "color_profile", frozenset(COLOUR_PROFILES), "invalid_color_profile")
     _flag(fields, "semitransparency")  # checked; soft edges are always kept
     options = ProductOptions(
         crop=_flag(fields, "crop"),
@@ -195,6 +195,7 @@ def read_request(
         format="png" if fmt == "auto" else fmt,
         shadow=None if shadow == "none" else shadow,
         shadow_opacity=opacity,
+        color_profile=colour or "keep",
     )
     try:
         options.check()

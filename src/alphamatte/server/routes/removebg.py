@@ -69,6 +69,7 @@ _FIELDS = {
         ("channels", "rgba or alpha"),
         ("bg_color", "hex (3, 4, 6 or 8 digits) or a colour name"),
         ("semitransparency", "Accepted; soft edges are always kept"),
+        ("color_profile", "keep (default: the photo's colours and ICC profile) or srgb"),
     )
 }
 _BODY = request_body(
@@ -223,7 +224,7 @@ async def _produce(
 
     def make(matter: Matter, image: DecodedImage) -> Product:
         backdrop = asked.decoded_background(settings.max_pixels)
-        return make_product(matter, image.upright(), spec, backdrop)
+        return make_product(matter, image, spec, backdrop)
 
     # remove.bg's price for the size (a preview costs a quarter), times the model's.
     price = asked.price_milli * (state.models.price_milli(model) if state.models else MILLI)

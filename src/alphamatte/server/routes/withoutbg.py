@@ -127,7 +127,7 @@ def _infer(
     if product == "alpha":
         png = encode_png(result.stored_matte(image.orientation))
     else:
-        png = encode_png(result.cutout())
+        png = result.cutout_png()
     if cache_key is not None:
         state.results.put(cache_key, png)
     return png
