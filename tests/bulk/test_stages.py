@@ -104,6 +104,7 @@ def test_finish_writes_the_matte_and_passes_failures_on(tmp_path: Path) -> None:
         "image": np.stack([image, image]),
         "orientation": np.asarray([1, 1]),
         "icc": np.asarray([b"", b""], dtype=object),
+        "opacity": np.zeros((2, 0, 0), np.uint8),
         "alpha": np.stack([alpha, alpha]),
         "photo": np.stack([image, image]),
     }

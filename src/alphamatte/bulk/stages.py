@@ -23,6 +23,7 @@ Row = dict[str, Any]  # one photo between stages
 # Rows without pixels (skipped, failed) carry this so that every row of a column has one type.
 NO_PIXELS = np.zeros((1, 1, 3), dtype=np.uint8)
 NO_MATTE = np.zeros((1, 1), dtype=np.float32)
+NO_OPACITY = np.zeros((0, 0), dtype=np.uint8)
 
 
 def _column(values: list[Any]) -> np.ndarray:
@@ -61,7 +62,7 @@ def list_inputs(batch: Batch, *, source: str) -> Iterator[Batch]:
             yield {"key": np.asarray(keys, dtype=object)}
 
 
-DECODED = ("key", "status", "error", "seconds", "image", "orientation", "icc")
+DECODED = ("key", "status", "error", "seconds", "image", "orientation", "icc", "opacity")
 
 
 def decode_one(key: str, inputs: Location, outputs: Location, overwrite: bool) -> Row:
@@ -76,6 +77,7 @@ def decode_one(key: str, inputs: Location, outputs: Location, overwrite: bool) -
         "image": NO_PIXELS,
         "orientation": 1,
         "icc": b"",  # the photo's colour profile; empty: sRGB
+        "opacity": NO_OPACITY,  # the photo's own alpha, upright; empty: opaque
     }
     try:
         if not overwrite and outputs.exists(output_key(key)):
@@ -84,6 +86,8 @@ def decode_one(key: str, inputs: Location, outputs: Location, overwrite: bool) -
             image = decode_local(inputs.read(key))
             row["image"], row["orientation"] = image.upright(), image.orientation
             row["icc"] = image.icc_profile or b""
+            opacity = image.upright_opacity()
+            row["opacity"] = NO_OPACITY if opacity is None else opacity
     except Exception as exc:
         row["status"], row["error"] = "failed", _failure(exc)
     row["seconds"] = time.perf_counter() - started
@@ -201,7 +205,9 @@ def finish_one(row: Row, kind: str, inputs: Location, outputs: Location) -> Row:
         try:
             coarse = CoarseMatte(row["alpha"], row["photo"])
             icc = bytes(row["icc"]) or None
-            png = finished_product(kind, row["image"], int(row["orientation"]), coarse, icc)
+            opacity = row["opacity"] if row["opacity"].size else None
+            orientation = int(row["orientation"])
+            png = finished_product(kind, row["image"], orientation, coarse, icc, opacity)
             outputs.write(output_key(key), png)
             status = "done"
         except Exception as exc:

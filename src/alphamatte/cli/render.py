@@ -61,8 +61,8 @@ def local_renderer(kind: Kind, product: ProductOptions | None = None, **engine: 
             return lambda: made
         upright = image.upright()
         coarse = loading.result().coarse(image.upright_srgb())
-        icc = image.icc_profile
-        return lambda: finished_product(kind, upright, image.orientation, coarse, icc)
+        icc, opacity = image.icc_profile, image.upright_opacity()
+        return lambda: finished_product(kind, upright, image.orientation, coarse, icc, opacity)
 
     return render
 

@@ -140,12 +140,14 @@ def _prepare(image: ImageInput, options: _Options) -> tuple[Source, Proxy]:
 
 def _finish(source: Source, proxy: Proxy, png: bytes) -> Matted:
     from alphamatte.imaging.colour import to_srgb
+    from alphamatte.imaging.compose import within_opacity
     from alphamatte.imaging.refine import upscale_matte
 
     small = wire.decode_matte(png, proxy.width, proxy.height)
     upright, icc = source.upright(), source.icc_profile
     # The guide is the photo as the model saw it (sRGB), like the proxy it is matched with.
     alpha = upscale_matte(small, to_srgb(upright, icc), small_rgb=proxy.pixels)
+    alpha = within_opacity(alpha, source.upright_opacity())
     return Matted(upright, alpha, source.orientation, icc)
 
 

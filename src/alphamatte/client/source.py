@@ -29,9 +29,13 @@ class Source:
     rgb: np.ndarray  # H x W x 3 uint8, in icc_profile's colour space
     orientation: int
     icc_profile: bytes | None = None  # None: sRGB
+    opacity: np.ndarray | None = None  # the photo's own alpha (same grid); None: opaque
 
     def upright(self) -> np.ndarray:
         return to_upright(self.rgb, self.orientation)
+
+    def upright_opacity(self) -> np.ndarray | None:
+        return None if self.opacity is None else to_upright(self.opacity, self.orientation)
 
 
 def load_source(image: ImageInput) -> Source:
@@ -40,7 +44,7 @@ def load_source(image: ImageInput) -> Source:
         image = Path(image).read_bytes()
     if isinstance(image, bytes):
         decoded = decode_local(image)
-        return Source(decoded.rgb, decoded.orientation, decoded.icc_profile)
+        return Source(decoded.rgb, decoded.orientation, decoded.icc_profile, decoded.opacity)
     if isinstance(image, Image.Image):
         icc = None if image.mode == "CMYK" else usable_rgb_profile(image.info.get("icc_profile"))
         rgb = np.ascontiguousarray(pil_to_rgb(image))

@@ -12,7 +12,7 @@ import numpy as np
 
 from alphamatte.engine.matting import CoarseMatte, Matter, full_size
 from alphamatte.imaging.colour import to_srgb
-from alphamatte.imaging.compose import cutout
+from alphamatte.imaging.compose import cutout, within_opacity
 from alphamatte.imaging.decode import DecodedImage, to_stored
 from alphamatte.imaging.encode import encode_png
 from alphamatte.imaging.resize import to_uint8
@@ -40,7 +40,8 @@ class MatteResult:
 def run_matting(image: DecodedImage, matter: Matter) -> MatteResult:
     upright = image.upright()
     seen = to_srgb(upright, image.icc_profile)
-    return MatteResult(upright, matter.predict_float(seen), image.icc_profile)
+    alpha = within_opacity(matter.predict_float(seen), image.upright_opacity())
+    return MatteResult(upright, alpha, image.icc_profile)
 
 
 def finished_product(
@@ -49,12 +50,14 @@ def finished_product(
     orientation: int,
     coarse: CoarseMatte,
     icc_profile: bytes | None = None,
+    opacity: np.ndarray | None = None,
 ) -> bytes:
     """The PNG that `matte`/`cutout`/`batch` write for a photo, from its coarse matte (made
     from the photo in sRGB): the matte in the file's stored grid, or the upright cutout in the
-    photo's colours. Shared by the local CLI and the Ray stages so that both write the same
-    bytes."""
-    result = MatteResult(upright, full_size(coarse, to_srgb(upright, icc_profile)), icc_profile)
+    photo's colours; never more opaque than the photo's own ``opacity`` (upright). Shared by
+    the local CLI and the Ray stages so that both write the same bytes."""
+    alpha = within_opacity(full_size(coarse, to_srgb(upright, icc_profile)), opacity)
+    result = MatteResult(upright, alpha, icc_profile)
     if kind == "matte":
         return encode_png(result.stored_matte(orientation))
     return result.cutout_png()

@@ -16,7 +16,7 @@ import numpy as np
 
 from alphamatte.engine.matting import Matter
 from alphamatte.imaging.colour import convert, to_srgb
-from alphamatte.imaging.compose import apply_alpha, cutout
+from alphamatte.imaging.compose import apply_alpha, cutout, within_opacity
 from alphamatte.imaging.decode import DecodedImage
 from alphamatte.imaging.encode import MAX_SIDE, encode_zip, fits
 from alphamatte.imaging.layout import Box, LayoutError, apply_roi, parse_roi, subject_box
@@ -80,7 +80,7 @@ def make_product(
     its pixels and profile (or is rendered to sRGB when ``spec.options.color_profile`` says so),
     and a background is rendered into the product's colour space."""
     options = spec.options
-    rgb, icc = photo.upright(), photo.icc_profile
+    rgb, icc, opacity = photo.upright(), photo.icc_profile, photo.upright_opacity()
     if options.color_profile == "srgb":
         rgb, icc = to_srgb(rgb, icc), None
     seen = to_srgb(rgb, icc)
@@ -91,10 +91,12 @@ def make_product(
         same = seen is rgb
         rgb = resize_image(rgb, new_w, new_h)
         seen = rgb if same else resize_image(seen, new_w, new_h)
+        if opacity is not None:
+            opacity = resize_image(opacity, new_w, new_h)
         if roi is not None:
             roi = _scaled(roi, new_w / width, new_h / height)
         width, height = new_w, new_h
-    alpha = matter.predict_float(seen)
+    alpha = within_opacity(matter.predict_float(seen), opacity)
     if roi is not None:
         # The model sees the whole photo and nothing outside the region is kept. Running it on
         # the region alone was worse on the eval photos (benchmarks/roi.py: median SAD 1.07x,

@@ -45,3 +45,12 @@ def clear_transparent(rgba: np.ndarray) -> np.ndarray:
     pixels = rgba.view(np.uint32).reshape(rgba.shape[:2])
     np.multiply(pixels, rgba[:, :, 3] != 0, out=pixels)
     return rgba
+
+
+def within_opacity(alpha: np.ndarray, opacity: np.ndarray | None) -> np.ndarray:
+    """The matte (float 0..1) never more opaque than the photo was (``opacity``: its own alpha,
+    uint8, same grid; None: an opaque photo)."""
+    if opacity is None:
+        return alpha
+    kept: np.ndarray = np.minimum(alpha, opacity.astype(np.float32) / 255.0)
+    return kept

@@ -75,6 +75,9 @@ class DecodedImage:
     # The photo's RGB profile, kept on its outputs; None: sRGB (untagged, or converted to sRGB
     # from CMYK or greyscale on the way in).
     icc_profile: bytes | None = None
+    # The photo's own alpha (H x W uint8, stored grid) when it has transparency; None: opaque.
+    # No output makes a pixel more opaque than the photo had it.
+    opacity: np.ndarray | None = None
 
     @property
     def width(self) -> int:
@@ -87,6 +90,10 @@ class DecodedImage:
     def upright(self) -> np.ndarray:
         """The RGB pixels as a viewer shows them (EXIF orientation applied)."""
         return to_upright(self.rgb, self.orientation)
+
+    def upright_opacity(self) -> np.ndarray | None:
+        """:attr:`opacity` as a viewer shows it; None for an opaque photo."""
+        return None if self.opacity is None else to_upright(self.opacity, self.orientation)
 
     def upright_srgb(self) -> np.ndarray:
         """:meth:`upright` rendered to sRGB through the photo's profile: what the model sees."""
@@ -227,6 +234,7 @@ def decode_opened(image: Image.Image, *, max_pixels: int = MAX_PIXELS) -> Decode
             orientation = exif_orientation(image)
             image.load()
             mode = image.mode
+            opacity = _opacity(image)
             rgb = pil_to_rgb(image)
             # Only an RGB profile can describe RGB values: CMYK is already sRGB here, and a grey
             # profile's curve is near enough sRGB's that the grey becomes plain sRGB.
@@ -242,8 +250,24 @@ def decode_opened(image: Image.Image, *, max_pixels: int = MAX_PIXELS) -> Decode
     if fmt == "JPEG" and _ends_in_fill(rgb):
         raise CorruptImageError("Image file is truncated (JPEG): its last part is missing.")
     return DecodedImage(
-        rgb=np.ascontiguousarray(rgb), orientation=orientation, format=fmt, icc_profile=icc
+        rgb=np.ascontiguousarray(rgb),
+        orientation=orientation,
+        format=fmt,
+        icc_profile=icc,
+        opacity=opacity,
     )
+
+
+def _opacity(image: Image.Image) -> np.ndarray | None:
+    """The alpha of a photo with transparency (an alpha channel, or a transparent palette entry
+    or colour); None when every pixel is opaque."""
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        alpha = np.asarray(image.getchannel("A"))
+    elif "transparency" in image.info and image.mode in ("P", "L", "RGB", "1"):
+        alpha = np.asarray(image.convert("RGBA").getchannel("A"))
+    else:
+        return None
+    return None if alpha.min() == 255 else np.ascontiguousarray(alpha)
 
 
 def _ends_in_fill(rgb: np.ndarray) -> bool:
