@@ -17,8 +17,10 @@ from PIL import Image
 from alphamatte.cli.main import cli
 from alphamatte.client import Client
 from alphamatte.config import Settings
+from tests.colour_samples import display_p3
 from tests.conftest import gradient_rgb, image_bytes
 from tests.server.live import LiveServer, running
+from tests.server.origin import Origin, fetching_server, origin_fixture
 
 STORED = gradient_rgb(240, 160)  # landscape as stored; EXIF/irot turn it to 160 x 240
 
@@ -153,3 +155,90 @@ def test_no_output_carries_the_photos_location(
     assert b"Exif" not in answer.content and b"PhoneMaker" not in answer.content
     with Image.open(io.BytesIO(answer.content)) as result:
         assert not result.getexif().get_ifd(0x8825) and "exif" not in result.info
+
+
+class PhonePhotos(Origin):
+    def get(self) -> None:
+        if self.path == "/IMG_1234.HEIC":
+            self.send_body(phone_photo("HEIF"))
+        else:
+            self.send_error(404)
+
+
+phone_origin = origin_fixture(PhonePhotos)
+
+
+def test_remove_bg_fetches_a_heic_by_url_and_takes_one_as_background(
+    tmp_path: Path, phone_origin: str
+) -> None:
+    with fetching_server(tmp_path) as fetching:
+        key = fetching.new_key(credits=5)
+        by_url = httpx.post(
+            f"{fetching.url}/v1.0/removebg",
+            data={"image_url": f"{phone_origin}/IMG_1234.HEIC", "size": "full", "format": "png"},
+            headers={"X-API-Key": key},
+            timeout=60,
+        )
+        under = httpx.post(
+            f"{fetching.url}/v1.0/removebg",
+            files={
+                "image_file": ("a.png", image_bytes(Image.fromarray(STORED), "PNG")),
+                "bg_image_file": ("IMG_1234.HEIC", phone_photo("HEIF")),
+            },
+            data={"size": "full", "format": "png"},
+            headers={"X-API-Key": key},
+            timeout=60,
+        )
+    assert by_url.status_code == 200, by_url.text
+    assert _size(by_url.content) == (160, 240)
+    assert under.status_code == 200, under.text
+    with Image.open(io.BytesIO(under.content)) as result:
+        assert result.size == (240, 160) and result.mode == "RGB"  # opaque on the HEIC
+
+
+def test_batch_through_the_api_reads_a_folder_of_heics(server: LiveServer, tmp_path: Path) -> None:
+    source, out = tmp_path / "phone", tmp_path / "out"
+    (source / "2026").mkdir(parents=True)
+    (source / "2026" / "IMG_1.HEIC").write_bytes(phone_photo("HEIF"))
+    (source / "IMG_2.avif").write_bytes(phone_photo("AVIF"))
+    ran = CliRunner().invoke(
+        cli,
+        ["batch", str(source), str(out), "--kind", "cutout", "--api", server.url],
+        env={"ALPHAMATTE_API_KEY": server.new_key(credits=5)},
+    )
+    assert ran.exit_code == 0, ran.output
+    for written in (out / "2026" / "IMG_1.png", out / "IMG_2.png"):
+        with Image.open(written) as cut:
+            assert cut.size == (160, 240) and cut.mode == "RGBA"
+
+
+def test_preview_shows_a_heic_as_a_jpeg_for_free(server: LiveServer) -> None:
+    key = server.new_key(credits=1)
+    icc = display_p3()
+    photo = image_bytes(Image.fromarray(STORED), "HEIF", quality=90, icc_profile=icc)
+    answers = [
+        httpx.post(
+            f"{server.url}/v1.0/preview",
+            files={"file": ("IMG_1234.HEIC", data)},
+            headers={"X-API-Key": key},
+            timeout=60,
+        )
+        for data in (photo, photo[:200], b"not an image at all")
+    ]
+    shown, corrupt, unknown = answers
+    assert shown.status_code == 200, shown.text
+    assert shown.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(shown.content)) as jpeg:
+        assert jpeg.format == "JPEG" and jpeg.size == (240, 160)
+        assert jpeg.info.get("icc_profile") == icc
+    assert (corrupt.status_code, unknown.status_code) == (422, 415)
+    assert "detail" in corrupt.json()
+    balance = httpx.get(f"{server.url}/v1.0/account", headers={"X-API-Key": key})
+    assert balance.json()["data"]["attributes"]["credits"]["total"] == 1  # nothing charged
+    refused = httpx.post(
+        f"{server.url}/v1.0/preview",
+        files={"file": ("a.heic", photo)},
+        headers={"X-API-Key": "wrong"},
+        timeout=60,
+    )
+    assert refused.status_code == 401

@@ -170,3 +170,34 @@ def test_the_model_menu_chooses_the_servers_model(
     page.wait_for_selector("#downloads:not([hidden])", timeout=120_000)  # type: ignore[attr-defined]
     assert asked == ["u2netp"]
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_heic_the_browser_cannot_open_is_previewed_by_the_server(
+    page: object, server: LoopbackServer, eval_dir: Path, tmp_path: Path
+) -> None:
+    """Chromium reads no HEIC: the page asks /v1.0/preview for the photo (free), then works as
+    with any photo, at the upright size a phone shows."""
+    import pillow_heif
+
+    real = Image.open(eval_dir / "alphamatting_lowres" / "images" / "GT18.png").convert("RGB")
+    heif = pillow_heif.from_pillow(real.transpose(Image.Transpose.ROTATE_90))
+    photo = tmp_path / "IMG_0001.HEIC"
+    heif.save(photo, quality=90)
+    previews: list[str] = []
+    page.on(  # type: ignore[attr-defined]
+        "request", lambda r: previews.append(r.url) if "/v1.0/preview" in r.url else None
+    )
+    key = server.new_key(credits=5)
+    page.goto(server.url + "/")  # type: ignore[attr-defined]
+    page.fill("#api-key", key)  # type: ignore[attr-defined]
+    page.dispatch_event("#api-key", "change")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=5 credits left")  # type: ignore[attr-defined]
+    page.set_input_files("#file", str(photo))  # type: ignore[attr-defined]
+    page.wait_for_selector("#downloads:not([hidden])", timeout=120_000)  # type: ignore[attr-defined]
+    page.wait_for_selector("text=4 credits left")  # type: ignore[attr-defined]  # preview free
+    with page.expect_download() as download_info:  # type: ignore[attr-defined]
+        page.click("#download-cutout")  # type: ignore[attr-defined]
+    cutout = Image.open(io.BytesIO(Path(download_info.value.path()).read_bytes()))
+    assert cutout.mode == "RGBA" and cutout.size == (real.height, real.width)
+    assert len(previews) == 1
+    assert page.errors == []  # type: ignore[attr-defined]

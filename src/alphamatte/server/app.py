@@ -41,6 +41,7 @@ from alphamatte.server.routes import (
     health,
     models,
     playground,
+    preview,
     removebg,
     withoutbg,
 )
@@ -183,6 +184,7 @@ def create_app(
     app.state.alphamatte = state
     install_error_handlers(app)
     app.include_router(withoutbg.router)
+    app.include_router(preview.router)
     app.include_router(account.router)
     app.include_router(removebg.router)
     app.include_router(models.router)

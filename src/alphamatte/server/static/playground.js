@@ -146,6 +146,32 @@ function fitInto(canvas, width, height) {
   return canvas.getContext("2d");
 }
 
+async function serverPreview(file, key) {
+  showStatus("Your browser cannot open this format: asking the server for a preview…");
+  const form = new FormData();
+  form.append("file", file);
+  let response;
+  try {
+    response = await fetch("/v1.0/preview", { method: "POST", headers: { "X-API-Key": key }, body: form });
+  } catch (_) {
+    showStatus("");
+    showError("The server could not be reached.");
+    return null;
+  }
+  if (!response.ok) {
+    showStatus("");
+    showError(await explain(response));
+    return null;
+  }
+  try {
+    return await createImageBitmap(await response.blob());
+  } catch (_) {
+    showStatus("");
+    showError("Your browser could not open that file as an image.");
+    return null;
+  }
+}
+
 async function process(file) {
   showError("");
   const key = keyInput.value.trim();
@@ -155,8 +181,10 @@ async function process(file) {
   try {
     original = await createImageBitmap(file); // EXIF orientation applied, like an <img>
   } catch (_) {
-    showError("Your browser could not open that file as an image.");
-    return;
+    // HEIC and some AVIFs: this browser cannot decode them, the server can (free, upright,
+    // the photo's colour profile kept).
+    original = await serverPreview(file, key);
+    if (!original) return;
   }
   const { width, height } = original;
   const scale = Math.min(1, PROXY_SIDE / Math.max(width, height)); // never enlarge
