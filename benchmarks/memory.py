@@ -36,13 +36,16 @@ from alphamatte.config import Settings
 from alphamatte.engine.cache import home_dir
 
 
-def big_jpeg(side: int) -> str:
-    """A smooth photo-like JPEG of side² pixels (small file, full decoded cost)."""
+def big_jpeg(side: int, icc: bytes | None = None) -> str:
+    """A smooth photo-like JPEG of side² pixels (small file, full decoded cost), with ``icc``
+    embedded when given (a wide-gamut photo is also rendered to sRGB for the model)."""
     rng = np.random.default_rng(7)
     coarse = rng.integers(0, 255, (side // 64, side // 64, 3), dtype=np.uint8)
     pixels = np.asarray(Image.fromarray(coarse).resize((side, side), Image.Resampling.BICUBIC))
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "JPEG", quality=85)
+    Image.fromarray(pixels).save(
+        buffer, "JPEG", quality=85, **({"icc_profile": icc} if icc else {})
+    )
     return base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -138,8 +141,15 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=7000)
     parser.add_argument("--budgets", type=int, nargs="+", default=[2048, 0])
     parser.add_argument("--background", action="store_true", help="remove.bg + bg_image_file")
+    parser.add_argument("--wide-gamut", action="store_true", help="a Display P3 profile on it")
     args = parser.parse_args()
-    body = big_jpeg(args.side)
+    icc = None
+    if args.wide_gamut:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.colour_samples import display_p3
+
+        icc = display_p3()
+    body = big_jpeg(args.side, icc)
     megapixels = args.side * args.side / 1e6
     what = (
         "remove.bg cutouts at size=full on a same-size bg_image_file"
@@ -147,7 +157,8 @@ def main() -> None:
         else ("cutouts")
     )
     print(
-        f"{args.clients} concurrent {what} of one {megapixels:.0f} MP JPEG "
+        f"{args.clients} concurrent {what} of one {megapixels:.0f} MP JPEG"
+        f"{' (Display P3)' if icc else ''} "
         f"({len(body) * 3 // 4 // 1024} KB), real model\n"
     )
     print("| budget MB | idle RSS MB | peak RSS MB | peak − idle MB | statuses | charged | s |")
