@@ -61,8 +61,10 @@ def local_renderer(kind: Kind, product: ProductOptions | None = None, **engine: 
             return lambda: made
         upright = image.upright()
         coarse = loading.result().coarse(image.upright_srgb())
-        icc, opacity = image.icc_profile, image.upright_opacity()
-        return lambda: finished_product(kind, upright, image.orientation, coarse, icc, opacity)
+        icc, opacity, deep = image.icc_profile, image.upright_opacity(), image.upright_deep()
+        return lambda: finished_product(
+            kind, upright, image.orientation, coarse, icc, opacity, deep
+        )
 
     return render
 

@@ -14,6 +14,7 @@ from alphamatte.engine.matting import CoarseMatte, Matter, full_size
 from alphamatte.imaging.colour import to_srgb
 from alphamatte.imaging.compose import cutout, within_opacity
 from alphamatte.imaging.decode import DecodedImage, to_stored
+from alphamatte.imaging.deep import deep_cutout, encode_png16
 from alphamatte.imaging.encode import encode_png
 from alphamatte.imaging.resize import to_uint8
 
@@ -23,6 +24,7 @@ class MatteResult:
     upright_rgb: np.ndarray  # in icc_profile's space
     upright_alpha: np.ndarray  # float32 0..1
     icc_profile: bytes | None = None
+    upright_deep: np.ndarray | None = None  # a 16-bit PNG's colours at 16 bits (imaging/deep.py)
 
     def stored_matte(self, orientation: int) -> np.ndarray:
         """uint8 matte in the file's stored pixel grid (what the alpha endpoints return)."""
@@ -33,15 +35,20 @@ class MatteResult:
         return cutout(self.upright_rgb, self.upright_alpha)
 
     def cutout_png(self) -> bytes:
-        """:meth:`cutout` as a PNG in the photo's colour space (its profile embedded)."""
-        return encode_png(self.cutout(), icc_profile=self.icc_profile)
+        """:meth:`cutout` as a PNG in the photo's colour space (its profile embedded); 16 bits
+        a channel for a 16-bit photo."""
+        cut = self.cutout()
+        if self.upright_deep is None:
+            return encode_png(cut, icc_profile=self.icc_profile)
+        deep = deep_cutout(self.upright_deep, self.upright_rgb, cut, self.upright_alpha)
+        return encode_png16(deep, icc_profile=self.icc_profile)
 
 
 def run_matting(image: DecodedImage, matter: Matter) -> MatteResult:
     upright = image.upright()
     seen = to_srgb(upright, image.icc_profile)
     alpha = within_opacity(matter.predict_float(seen), image.upright_opacity())
-    return MatteResult(upright, alpha, image.icc_profile)
+    return MatteResult(upright, alpha, image.icc_profile, image.upright_deep())
 
 
 def finished_product(
@@ -51,13 +58,15 @@ def finished_product(
     coarse: CoarseMatte,
     icc_profile: bytes | None = None,
     opacity: np.ndarray | None = None,
+    deep: np.ndarray | None = None,
 ) -> bytes:
     """The PNG that `matte`/`cutout`/`batch` write for a photo, from its coarse matte (made
     from the photo in sRGB): the matte in the file's stored grid, or the upright cutout in the
-    photo's colours; never more opaque than the photo's own ``opacity`` (upright). Shared by
+    photo's colours (16-bit from ``deep``, a 16-bit photo's upright colours); never more opaque
+    than the photo's own ``opacity`` (upright). Shared by
     the local CLI and the Ray stages so that both write the same bytes."""
     alpha = within_opacity(full_size(coarse, to_srgb(upright, icc_profile)), opacity)
-    result = MatteResult(upright, alpha, icc_profile)
+    result = MatteResult(upright, alpha, icc_profile, deep)
     if kind == "matte":
         return encode_png(result.stored_matte(orientation))
     return result.cutout_png()

@@ -16,6 +16,7 @@ import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
 from alphamatte.imaging.colour import cmyk_to_rgb, to_srgb, usable_rgb_profile
+from alphamatte.imaging.deep import deep_pixels
 from alphamatte.imaging.errors import (
     CorruptImageError,
     InputTooLargeError,
@@ -78,6 +79,9 @@ class DecodedImage:
     # The photo's own alpha (H x W uint8, stored grid) when it has transparency; None: opaque.
     # No output makes a pixel more opaque than the photo had it.
     opacity: np.ndarray | None = None
+    # A 16-bit PNG's colours at 16 bits (H x W x 3 uint16, stored grid; imaging/deep.py), for
+    # its cutout; None for every other photo.
+    deep: np.ndarray | None = None
 
     @property
     def width(self) -> int:
@@ -95,6 +99,10 @@ class DecodedImage:
         """:attr:`opacity` as a viewer shows it; None for an opaque photo."""
         return None if self.opacity is None else to_upright(self.opacity, self.orientation)
 
+    def upright_deep(self) -> np.ndarray | None:
+        """:attr:`deep` as a viewer shows it; None for an 8-bit photo."""
+        return None if self.deep is None else to_upright(self.deep, self.orientation)
+
     def upright_srgb(self) -> np.ndarray:
         """:meth:`upright` rendered to sRGB through the photo's profile: what the model sees."""
         return to_srgb(self.upright(), self.icc_profile)
@@ -103,7 +111,21 @@ class DecodedImage:
 def _transpose(array: np.ndarray, method: Image.Transpose | None) -> np.ndarray:
     if method is None:
         return array
+    if array.dtype != np.uint8:  # Pillow holds no 16-bit colour image: NumPy turns those
+        return np.ascontiguousarray(_NUMPY_TRANSPOSE[method](array))
     return np.asarray(Image.fromarray(array).transpose(method))
+
+
+# Pillow's transposes in NumPy (ROTATE_90 is counter-clockwise, as in Pillow).
+_NUMPY_TRANSPOSE = {
+    Image.Transpose.FLIP_LEFT_RIGHT: lambda a: a[:, ::-1],
+    Image.Transpose.FLIP_TOP_BOTTOM: lambda a: a[::-1],
+    Image.Transpose.ROTATE_90: lambda a: np.rot90(a, 1),
+    Image.Transpose.ROTATE_180: lambda a: np.rot90(a, 2),
+    Image.Transpose.ROTATE_270: lambda a: np.rot90(a, -1),
+    Image.Transpose.TRANSPOSE: lambda a: a.swapaxes(0, 1),
+    Image.Transpose.TRANSVERSE: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+}
 
 
 def to_upright(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -200,7 +222,7 @@ def decode(
     within the limits. Alpha channels are dropped: the model looks at colour only.
     """
     opened = open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels)
-    return decode_opened(opened, max_pixels=max_pixels)
+    return decode_opened(opened, max_pixels=max_pixels, data=data)
 
 
 def open_checked(
@@ -217,8 +239,11 @@ def open_checked(
     return open_image(data, max_pixels=max_pixels)
 
 
-def decode_opened(image: Image.Image, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
-    """The second half of :func:`decode`: the pixels of an :func:`open_checked` image.
+def decode_opened(
+    image: Image.Image, *, max_pixels: int = MAX_PIXELS, data: bytes | None = None
+) -> DecodedImage:
+    """The second half of :func:`decode`: the pixels of an :func:`open_checked` image
+    (``data``: its bytes, to read a 16-bit PNG's colours at 16 bits too).
 
     Closes ``image``.
     """
@@ -249,12 +274,16 @@ def decode_opened(image: Image.Image, *, max_pixels: int = MAX_PIXELS) -> Decode
         raise CorruptImageError("Image could not be converted to RGB.")
     if fmt == "JPEG" and _ends_in_fill(rgb):
         raise CorruptImageError("Image file is truncated (JPEG): its last part is missing.")
+    deep = deep_pixels(data) if data is not None and fmt == "PNG" else None
+    if deep is not None and deep.shape != rgb.shape:
+        deep = None
     return DecodedImage(
         rgb=np.ascontiguousarray(rgb),
         orientation=orientation,
         format=fmt,
         icc_profile=icc,
         opacity=opacity,
+        deep=deep,
     )
 
 

@@ -24,6 +24,7 @@ from PIL import Image
 
 from alphamatte.engine.matting import Matter
 from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
+from alphamatte.imaging.deep import DEEP_BYTES_PER_PIXEL, is_deep_png
 from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.billing import Paid
 from alphamatte.server.deps import INLINE_BYTES
@@ -81,6 +82,8 @@ async def produce(
         opened = open_header() if small else await state.executor.run(open_header)
         admitted.callback(opened.close)  # also when a check or admission refuses
         needed = state.memory.cost(*opened.size, cost) + 2 * len(photo)
+        if is_deep_png(photo):  # its 16-bit colours are read, and its cutout written, too
+            needed += opened.size[0] * opened.size[1] * DEEP_BYTES_PER_PIXEL
         if checks is not None:
             needed += await checks(opened, admitted)
         # Only a request that passed every check on its header, and whose key can pay (as far
@@ -93,7 +96,7 @@ async def produce(
         await admitted.enter_async_context(state.memory.admit(needed, wait_s=remaining))
 
         def work() -> tuple[T, bool]:
-            image = decode_opened(opened, max_pixels=settings.max_pixels)
+            image = decode_opened(opened, max_pixels=settings.max_pixels, data=photo)
             return paid.run(lambda: make(matter, image))
 
         return await paid.settle(request, state.executor.run(work))
