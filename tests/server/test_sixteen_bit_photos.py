@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alphamatte.imaging.decode import _STORED, _UPRIGHT, decode, to_upright
+from alphamatte.imaging.decode import decode, to_upright
 from alphamatte.imaging.deep import encode_png16, is_deep_png
 from tests.colour_samples import display_p3
 from tests.server.live import LiveServer
@@ -29,7 +29,7 @@ def deep_card() -> np.ndarray:
 
 
 def png16(rgb: np.ndarray, icc: bytes | None = None) -> bytes:
-    opaque = np.full(rgb.shape[:2] + (1,), 65535, np.uint16)
+    opaque = np.full((*rgb.shape[:2], 1), 65535, np.uint16)
     return encode_png16(np.dstack([rgb, opaque]), icc_profile=icc)
 
 
