@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from alphamatte.engine.acquire import ModelFetchError, fetch, import_model, origin_of
-from alphamatte.engine.cache import ModelPathError, confined_model_path
+from alphamatte.engine.acquire import fetch, import_model, origin_of
+from alphamatte.engine.cache import confined_model_path
+from alphamatte.engine.errors import ModelFetchError, ModelPathError
 from alphamatte.engine.registry import ModelSpec, NpmSource
 
 PAYLOAD = b"chunk-one|" * 1000 + b"chunk-two"

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from alphamatte.cli.main import cli
 from alphamatte.engine import backends
-from alphamatte.engine.backends import BackendUnavailableError, describe, requested_backend
+from alphamatte.engine.backends import describe, requested_backend
+from alphamatte.engine.errors import BackendUnavailableError
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.selection import REFERENCE, Capabilities, runnable
 from alphamatte.eval.dataset import discover, load_pair

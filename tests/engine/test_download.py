@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from alphamatte.engine.acquire import ModelFetchError, fetch
+from alphamatte.engine.acquire import fetch
+from alphamatte.engine.errors import ModelFetchError
 from alphamatte.engine.registry import ModelSpec, UrlSource
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB

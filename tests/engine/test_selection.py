@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from alphamatte.cli.main import cli
 from alphamatte.engine import loader, selection
-from alphamatte.engine.backends import BackendUnavailableError
+from alphamatte.engine.errors import BackendUnavailableError
 from alphamatte.engine.registry import ISNET
 from alphamatte.engine.selection import (
     REFERENCE,

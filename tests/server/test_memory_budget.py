@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 
 from alphamatte.config import Settings
-from alphamatte.engine.executor import QueueFullError
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.engine.registry import ISNET
 from alphamatte.server.admission import MB, MemoryBudget, OverBudgetError
+from alphamatte.server.executor import QueueFullError
 from tests.fakes import FakeSession
 from tests.server.live import running
 

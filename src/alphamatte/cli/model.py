@@ -12,7 +12,6 @@ from rich.progress import Progress
 
 from alphamatte.cli.extras import require
 from alphamatte.engine.acquire import (
-    ModelFetchError,
     fetch,
     import_model,
     is_verified,
@@ -20,6 +19,7 @@ from alphamatte.engine.acquire import (
     sha256_of,
 )
 from alphamatte.engine.cache import models_dir
+from alphamatte.engine.errors import ModelFetchError
 from alphamatte.engine.registry import (
     CATALOGUE,
     DEFAULT_MODEL,

@@ -56,16 +56,20 @@ def settings_with(
         raise click.ClickException(problems) from exc
 
 
+class EngineFailure(click.ClickException):
+    """The engine could not run: its message, and exit status 3 (1 is a file that failed, 2 a
+    usage error)."""
+
+    exit_code = 3
+
+
 def load_matter_or_exit(model: object = None, quality: object = None, max_side: object = None):  # type: ignore[no-untyped-def]
     require("local", "Running the model on this computer (without --api)")
-    from alphamatte.engine.acquire import ModelFetchError
-    from alphamatte.engine.backends import BackendUnavailableError
-    from alphamatte.engine.cache import ModelPathError
-    from alphamatte.engine.loader import ModelUnavailableError
+    from alphamatte.engine.errors import EngineError
     from alphamatte.runtime import load_engine
 
     settings = settings_with(model, quality, max_side)
     try:
         return load_engine(settings)
-    except (ModelFetchError, ModelPathError, ModelUnavailableError, BackendUnavailableError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except EngineError as exc:
+        raise EngineFailure(str(exc)) from exc

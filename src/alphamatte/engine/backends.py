@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from alphamatte.engine.errors import BackendUnavailableError
 from alphamatte.engine.session import OrtSession, PerShapeSession, default_threads
 
 Backend = Literal["auto", "onnxruntime", "openvino", "cuda"]
@@ -26,10 +27,6 @@ COMPILED_SHAPES = 4  # compiled models kept per session: the canvas sizes in use
 # 10.8 ms, batch 8 45.0 vs 45.7 ms; f32 faster) and took 0.25-0.76 s per new shape instead of
 # 1.0-3.0 s.
 CUDA_OPTIONS: dict[str, object] = {"cudnn_conv_algo_search": "HEURISTIC"}
-
-
-class BackendUnavailableError(RuntimeError):
-    """The backend asked for is not installed or cannot run here."""
 
 
 @dataclass(frozen=True)

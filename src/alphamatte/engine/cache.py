@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
-class ModelPathError(ValueError):
-    """A user-given model path points outside the model cache or does not exist."""
+from alphamatte.engine.errors import ModelPathError
 
 
 def home_dir() -> Path:

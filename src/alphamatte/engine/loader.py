@@ -16,7 +16,6 @@ from alphamatte.engine.backends import (
     CPU_PRECISIONS,
     GPU_PRECISIONS,
     AnySession,
-    BackendUnavailableError,
     checked_precision,
     cuda_usable,
     on_gpu,
@@ -27,6 +26,7 @@ from alphamatte.engine.backends import (
 )
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.cache import confined_model_path, models_dir
+from alphamatte.engine.errors import BackendUnavailableError, EngineError, ModelUnavailableError
 from alphamatte.engine.matting import HARD_MAX_SIDE, Matter, MattingConfig, normalise
 from alphamatte.engine.prepare import (
     generic_path,
@@ -60,12 +60,6 @@ from alphamatte.imaging.resize import resize_image
 
 Precisions = tuple[str, str]  # (CPU, GPU): Settings.cpu_precision, Settings.gpu_precision
 log = logging.getLogger(__name__)
-
-
-class ModelUnavailableError(RuntimeError):
-    """The model is missing or broken and could not be (re)acquired."""
-
-    final = True  # loading it again, even with its derived graphs remade, changes nothing
 
 
 def resolve_spec(model: str, directory: Path) -> tuple[ModelSpec, Path]:
@@ -321,7 +315,7 @@ def load_matter(
                 choose_for=choose_for,
                 precisions=precisions,
             )
-        except (acquire.ModelFetchError, ModelUnavailableError, BackendUnavailableError):
+        except EngineError:
             raise
         except Exception as first:
             if spec.source is None:

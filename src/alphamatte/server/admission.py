@@ -20,7 +20,7 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
-from alphamatte.engine.executor import QueueFullError
+from alphamatte.server.executor import QueueFullError
 
 # Peak bytes per input pixel above a warmed-up server (model arena already allocated), measured
 # on a 49 MP photo with the real model: 22.9 for a matte, 28.6 for a cutout (the decoded RGB,

@@ -18,7 +18,6 @@ from alphamatte import __version__
 from alphamatte.config import Settings
 from alphamatte.engine.backends import describe, on_gpu
 from alphamatte.engine.batching import BatchPolicy
-from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter
 from alphamatte.imaging.decontaminate import warm_up
 from alphamatte.server.access_log import AccessLog
@@ -27,6 +26,7 @@ from alphamatte.server.accounting.credits import refund_stale
 from alphamatte.server.accounting.keys import RecentKeys
 from alphamatte.server.admission import MB, MemoryBudget, default_budget_mb
 from alphamatte.server.errors import install_error_handlers
+from alphamatte.server.executor import BoundedExecutor
 from alphamatte.server.models import (
     ModelPool,
     leave_out_unservable,

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from alphamatte.engine.executor import QueueFullError
+from alphamatte.engine.errors import EngineError
 from alphamatte.imaging.errors import (
     CorruptImageError,
     ImageError,
@@ -26,6 +26,7 @@ from alphamatte.imaging.errors import (
 )
 from alphamatte.imaging.layout import LayoutError
 from alphamatte.server.admission import OverBudgetError
+from alphamatte.server.executor import QueueFullError
 
 log = logging.getLogger("alphamatte.errors")
 INSUFFICIENT_CREDIT = "Insufficient credit. Please top up API credits."
@@ -114,6 +115,9 @@ def image_error_status(exc: ImageError) -> int:
     return 422
 
 
+ENGINE_RETRY_AFTER_S = 30
+
+
 def _json(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
@@ -179,6 +183,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _busy(request: Request, exc: QueueFullError) -> JSONResponse:
         headers = {**getattr(request.state, "extra_headers", {}), "Retry-After": "2"}
         return error_response(request, 503, str(exc), headers)
+
+    @app.exception_handler(EngineError)
+    async def _engine(request: Request, exc: EngineError) -> JSONResponse:
+        # Whatever the engine could not do (a model that cannot load, a runtime that refuses
+        # it) is this server's state, not the request's: retryable, never a bare 500. The
+        # operator's log gets the engine's own words; the client a reason without paths.
+        log.warning("engine error: %s: %s", type(exc).__name__, exc)
+        headers = {
+            **getattr(request.state, "extra_headers", {}),
+            "Retry-After": str(ENGINE_RETRY_AFTER_S),
+        }
+        detail = "The model cannot run on this server right now; retry later."
+        return error_response(request, 503, detail, headers, "model_unavailable")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

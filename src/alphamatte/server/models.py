@@ -31,12 +31,13 @@ import anyio.to_thread
 import numpy as np
 
 from alphamatte.config import Settings
-from alphamatte.engine.executor import QueueFullError
+from alphamatte.engine.errors import EngineError
 from alphamatte.engine.matting import Matter
 from alphamatte.server.accounting.amounts import MILLI, to_milli
 from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.admission import MB, MemoryBudget, release_free_memory
 from alphamatte.server.errors import ApiError
+from alphamatte.server.executor import QueueFullError
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +281,7 @@ class ModelPool:
         try:
             return await anyio.to_thread.run_sync(opened)
         except Exception as first:
-            if self.remake is None or getattr(first, "final", False):
+            if self.remake is None or (isinstance(first, EngineError) and first.final):
                 raise  # missing, refused or already re-acquired: trying again changes nothing
             log.warning("model %s failed to open (%s); remaking its graphs", name, first)
             await anyio.to_thread.run_sync(self.remake, name)

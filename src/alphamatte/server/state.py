@@ -8,10 +8,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
 
 from alphamatte.config import Settings
-from alphamatte.engine.executor import BoundedExecutor
 from alphamatte.engine.matting import Matter
 from alphamatte.server.accounting.keys import RecentKeys
 from alphamatte.server.admission import MemoryBudget
+from alphamatte.server.executor import BoundedExecutor
 from alphamatte.server.models import ModelPool
 from alphamatte.server.ratelimit import RateLimiter
 from alphamatte.server.result_cache import NoResultCache, ResultCache
