@@ -19,8 +19,8 @@ from time import perf_counter
 
 import numpy as np
 
+from alphamatte.config import default_models_dir
 from alphamatte.engine.backends import describe, openvino_bf16, openvino_installed
-from alphamatte.engine.cache import models_dir
 from alphamatte.engine.loader import choose_runtime, open_candidate
 from alphamatte.engine.matting import Matter
 from alphamatte.engine.registry import ISNET
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--photos", type=int, default=6)
     args = parser.parse_args()
-    source = models_dir() / ISNET.filename
+    source = default_models_dir() / ISNET.filename
     has_openvino = openvino_installed()
     candidates = runnable(Capabilities(has_openvino, has_openvino and openvino_bf16(), False))
     matters = {}

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from alphamatte.engine.cache import models_dir
+from alphamatte.config import default_models_dir
 from alphamatte.engine.registry import ISNET
 
 
@@ -47,7 +47,7 @@ def rembg_command(rembg: str, kind: str, source: Path, out: Path) -> list[str]:
     home.mkdir(parents=True, exist_ok=True)
     weights = home / ISNET.filename
     if not weights.exists():
-        shutil.copyfile(models_dir() / ISNET.filename, weights)
+        shutil.copyfile(default_models_dir() / ISNET.filename, weights)
     extras = json.dumps({"model_path": str(weights)})
     only_mask = ["-om"] if kind == "matte" else []
     return [rembg, "p", *only_mask, "-m", "dis_custom", "-x", extras, str(source), str(out)]

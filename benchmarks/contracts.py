@@ -23,7 +23,7 @@ from time import perf_counter
 
 import numpy as np
 
-from alphamatte.engine.cache import models_dir
+from alphamatte.config import default_models_dir
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.registry import ISNET, REGISTRY, imported_model, spec_to_toml
 from alphamatte.eval.contracts import u2net_reference, wrap_like_birefnet
@@ -66,10 +66,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
 
     started = perf_counter()
-    u2netp = load_matter("u2netp", backend="onnxruntime", fetch=False)
+    u2netp = load_matter(
+        "u2netp", directory=default_models_dir(), backend="onnxruntime", fetch=False
+    )
     import onnxruntime as ort
 
-    raw = ort.InferenceSession(str(models_dir() / REGISTRY["u2netp"].filename))
+    raw = ort.InferenceSession(str(default_models_dir() / REGISTRY["u2netp"].filename))
     summary(
         "u2netp: engine vs family reference",
         per_set(pairs, u2netp.predict, args.limit),
@@ -80,7 +82,7 @@ def main() -> None:
     started = perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        source = models_dir() / ISNET.filename
+        source = default_models_dir() / ISNET.filename
         shutil.copyfile(source, directory / ISNET.filename)
         wrapped = wrap_like_birefnet(source, directory / "isnet-as-birefnet.onnx")
         like = imported_model(
@@ -99,7 +101,7 @@ def main() -> None:
         own = load_matter(
             "isnet-stretched", directory=directory, backend="onnxruntime", fetch=False
         )
-        default = load_matter(backend="onnxruntime", fetch=False)
+        default = load_matter(directory=default_models_dir(), backend="onnxruntime", fetch=False)
         wrapped_scores = per_set(pairs, as_birefnet.predict, args.limit)
         summary(
             "IS-Net like birefnet-general vs IS-Net (stretch 1024²)",

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alphamatte.config import default_models_dir
 from alphamatte.engine import backends
 from alphamatte.engine.backends import describe
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
@@ -124,7 +125,7 @@ def main() -> None:
     parser.add_argument("--raw", default=None, help="only the session, at these batch sizes")
     args = parser.parse_args()
     backends.CUDA_OPTIONS.update(option.split("=", 1) for option in args.cuda_option)
-    plain = load_matter(backend=args.backend)
+    plain = load_matter(directory=default_models_dir(), backend=args.backend)
     runtime = describe(plain.session)
     print(f"{runtime.backend} on {runtime.device}, {runtime.precision}, {backends.CUDA_OPTIONS}")
     if args.raw:

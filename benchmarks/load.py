@@ -29,8 +29,7 @@ import aiohttp
 import numpy as np
 from PIL import Image
 
-from alphamatte.config import Settings
-from alphamatte.engine.cache import home_dir
+from alphamatte.config import Settings, default_home
 from alphamatte.engine.matting import Matter, MattingConfig
 from alphamatte.engine.registry import ISNET
 
@@ -58,7 +57,7 @@ class NoNetwork:
         return np.zeros((batch.shape[0], 1, *batch.shape[2:]), np.float32)
 
 
-def instant_matter(settings: Settings) -> Matter:
+def instant_matter(settings: Settings, _: str) -> Matter:
     session = NoNetwork()
     return InstantMatter(session, ISNET, MattingConfig(max_side=settings.max_side))  # type: ignore[arg-type]
 
@@ -250,7 +249,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        (home / "models").symlink_to(home_dir() / "models")
+        (home / "models").symlink_to(default_home() / "models")
         settings = Settings(home=home)
         # The server process reads its settings from here. The result cache is off unless the
         # run is about it: distinct photos must each be decoded and encoded, or the numbers

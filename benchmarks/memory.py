@@ -32,8 +32,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import rss_mb, start_server
 
-from alphamatte.config import Settings
-from alphamatte.engine.cache import home_dir
+from alphamatte.config import Settings, default_home
 
 
 def big_jpeg(side: int, icc: bytes | None = None) -> str:
@@ -56,7 +55,7 @@ def run(budget_mb: int, clients: int, body: str, background: bool) -> dict[str, 
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        (home / "models").symlink_to(home_dir() / "models")
+        (home / "models").symlink_to(default_home() / "models")
         settings = Settings(
             home=home,
             memory_budget_mb=budget_mb or 1024 * 1024,

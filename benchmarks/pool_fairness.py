@@ -55,9 +55,9 @@ def main() -> None:
     parser.add_argument("--wait-s", type=float, default=3.0, help="ALPHAMATTE_MEMORY_WAIT_S")
     args = parser.parse_args()
 
-    def factory(settings: Settings) -> Matter:
+    def factory(settings: Settings, model: str) -> Matter:
         time.sleep(args.load_s)
-        spec = replace(ISNET, name=settings.model, filename=f"{settings.model}.onnx")
+        spec = replace(ISNET, name=model, filename=f"{model}.onnx")
         return Matter(SleepySession(args.run_s), spec, MattingConfig(max_side=256))  # type: ignore[arg-type]
 
     home = Path(tempfile.mkdtemp(prefix="pool-fairness-"))

@@ -23,8 +23,8 @@ from time import perf_counter
 
 import numpy as np
 
+from alphamatte.config import default_models_dir
 from alphamatte.engine.backends import openvino_bf16, openvino_installed
-from alphamatte.engine.cache import models_dir
 from alphamatte.engine.loader import open_candidate, runtime_versions
 from alphamatte.engine.matting import Matter
 from alphamatte.engine.registry import ISNET
@@ -82,7 +82,7 @@ def main() -> None:
     if args.only:
         wanted = {Candidate(*n.split("-")) for n in args.only.split(",")} | {REFERENCE}
         candidates = [c for c in candidates if c in wanted]
-    source = models_dir() / ISNET.filename
+    source = default_models_dir() / ISNET.filename
     matters = {}
     for candidate in candidates:
         matters[str(candidate)] = Matter(open_candidate(ISNET, source, candidate), ISNET)

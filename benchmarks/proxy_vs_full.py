@@ -22,8 +22,7 @@ import numpy as np
 from PIL import Image
 
 from alphamatte.client import Client
-from alphamatte.config import Settings
-from alphamatte.engine.cache import home_dir
+from alphamatte.config import Settings, default_home
 from alphamatte.server.loopback import serving
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
@@ -81,7 +80,7 @@ def main() -> None:
     results: dict[str, list[tuple[int, int, float]]] = {"full upload": [], "SDK proxy": []}
     mattes: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "models").symlink_to(home_dir() / "models")
+        (Path(tmp) / "models").symlink_to(default_home() / "models")
         with serving(Settings(home=Path(tmp), rate_limit="1000/minute")) as server:
             key = server.new_key(credits=1000)
             for _ in range(args.rounds):

@@ -17,6 +17,7 @@ from time import perf_counter
 
 import numpy as np
 
+from alphamatte.config import default_models_dir
 from alphamatte.engine.backends import describe
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.matting import Matter, MattingConfig
@@ -71,7 +72,7 @@ def main() -> None:
     pairs = [p for p in discover(args.dataset) if args.only is None or args.only in p.source]
     # One session shared by every variant (plain included): loading it per variant only costs
     # time, and the ratios against plain compare pipelines on the same runtime and precision.
-    shared = load_matter(backend=args.backend)
+    shared = load_matter(directory=default_models_dir(), backend=args.backend)
     runtime = describe(shared.session)
     print(f"backend {runtime.backend} on {runtime.device}, {runtime.precision}")
     fast = Matter(shared.session, shared.spec, MattingConfig())

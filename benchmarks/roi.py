@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alphamatte.config import default_models_dir
 from alphamatte.engine.loader import load_matter
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad
@@ -38,7 +39,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="photos per source (0: all)")
     parser.add_argument("--backend", default="onnxruntime")
     args = parser.parse_args()
-    matter = load_matter(fetch=False, backend=args.backend)
+    matter = load_matter(directory=default_models_dir(), fetch=False, backend=args.backend)
     rows: dict[tuple[str, str], list[float]] = {}
     seen: dict[str, int] = {}
     print("| photo | size | region | SAD whole+clear | SAD region only | ratio |")

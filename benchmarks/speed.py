@@ -24,7 +24,7 @@ import onnx
 from onnx import shape_inference
 from PIL import Image
 
-from alphamatte.engine.cache import home_dir
+from alphamatte.config import default_home, default_models_dir
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.matting import CANVAS_FILL, Matter, MattingConfig
 from alphamatte.engine.pipeline import run_matting
@@ -113,8 +113,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     pairs = [p for p in discover(args.dataset) if not p.composite]
-    model_path = home_dir() / "models" / ISNET.filename
-    matter = load_matter()
+    model_path = default_home() / "models" / ISNET.filename
+    matter = load_matter(directory=default_models_dir())
     engines: dict[str, Predict] = {"rembg dis_custom": rembg_predictor(model_path)}
     for side in args.sides:
         at_side = Matter(matter.session, matter.spec, MattingConfig(max_side=side))

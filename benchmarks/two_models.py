@@ -24,8 +24,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from alphamatte.config import Settings
-from alphamatte.engine.cache import models_dir
+from alphamatte.config import Settings, default_models_dir
 from alphamatte.server.accounting.amounts import to_milli
 from alphamatte.server.accounting.keys import authenticate, create_key
 from alphamatte.server.accounting.ledger import totals
@@ -128,7 +127,7 @@ def main() -> None:
     parser.add_argument("--budget-mb", type=int, default=700)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
-        (Path(home) / "models").symlink_to(models_dir())
+        (Path(home) / "models").symlink_to(default_models_dir())
         settings = Settings(
             home=Path(home),
             models=",".join(MODELS),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -9,13 +10,23 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from alphamatte.engine.cache import home_dir
+
+def default_home() -> Path:
+    """``$ALPHAMATTE_HOME``, else ``~/.cache/alphamatte``: where models, the database and the
+    caches live. Read here, in configuration; the engine is handed its directories."""
+    configured = os.environ.get("ALPHAMATTE_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "alphamatte"
+
+
+def default_models_dir() -> Path:
+    """The model cache under :func:`default_home`."""
+    return default_home() / "models"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALPHAMATTE_", extra="ignore")
 
-    home: Path = Field(default_factory=home_dir)
+    home: Path = Field(default_factory=default_home)
     model: str = "isnet-general-use"
     # Every model this server serves, comma-separated, the first the default (unset: model).
     # Loaded when first asked for, within memory_budget_mb (server/models.py).
@@ -26,12 +37,12 @@ class Settings(BaseSettings):
     quality: Literal["fast", "best"] = "fast"
     threads: int | None = Field(default=None, ge=1)
     backend: Literal["auto", "onnxruntime", "openvino", "cuda"] = "auto"  # engine/backends.py
-    # What a GPU computes in: the published fp16 maths, or the widened fp32 graph. Read by
-    # engine/backends.py from the environment; declared here so that a typo is refused.
+    # What a GPU computes in: the published fp16 maths, or the widened fp32 graph. Passed to
+    # the engine's loader by alphamatte.runtime, like every engine setting.
     gpu_precision: Literal["fp16", "f32"] = "fp16"
     # What a CPU computes in: auto (measured on this machine among the precisions within the
     # budget, engine/selection.py), or a pin: f32, int8 (engine/quantize.py) or bf16
-    # (OpenVINO). Read like gpu_precision.
+    # (OpenVINO). Passed like gpu_precision.
     cpu_precision: Literal["auto", "f32", "int8", "bf16"] = "auto"
     # On a GPU, concurrent requests of one canvas size may run as one batch of up to batch_size
     # images; the first waits at most batch_wait_ms for company (engine/batching.py). Off by

@@ -106,7 +106,7 @@ def test_sdk_refinement_after_a_proxy_matches_the_server_on_the_full_photo(
     """The SDK sends a 1024 px proxy and upscales the matte itself; a full-size upload is
     upscaled by the server. Both must be the same policy, so the same matte."""
 
-    def full_side_matter(_: Settings) -> Matter:
+    def full_side_matter(_: Settings, __: str) -> Matter:
         return Matter(FakeSession(), ISNET, MattingConfig(max_side=1024))  # type: ignore[arg-type]
 
     rgb = gradient_rgb(2400, 1600)

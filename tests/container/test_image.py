@@ -26,8 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alphamatte.config import Settings
-from alphamatte.engine.cache import home_dir
+from alphamatte.config import Settings, default_home
 from alphamatte.server.loopback import free_port, serving, wait_ready
 from tests.scaleout.topology import Replica, Topology
 from tests.services import Postgres, Redis, missing
@@ -254,7 +253,7 @@ def test_replicas_behind_nginx_serve_both_dialects_with_the_hosts_bytes(
         )
     assert preview.status_code == 200 and preview.headers["X-Credits-Charged"] == "0.25"
     # The same request to a server on the host, same pin: the same bytes.
-    (tmp_path / "models").symlink_to(home_dir() / "models")
+    (tmp_path / "models").symlink_to(default_home() / "models")
     host = Settings(home=tmp_path, backend="onnxruntime", cpu_precision="int8")
     with serving(host) as live:
         here = httpx.post(

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from alphamatte.engine.acquire import fetch, import_model, origin_of
-from alphamatte.engine.cache import confined_model_path
 from alphamatte.engine.errors import ModelFetchError, ModelPathError
+from alphamatte.engine.paths import confined_model_path
 from alphamatte.engine.registry import ModelSpec, NpmSource
 
 PAYLOAD = b"chunk-one|" * 1000 + b"chunk-two"

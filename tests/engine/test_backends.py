@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from alphamatte.cli.main import cli
+from alphamatte.config import default_models_dir
 from alphamatte.engine import backends
 from alphamatte.engine.backends import describe, requested_backend
 from alphamatte.engine.errors import BackendUnavailableError
@@ -75,12 +76,19 @@ def test_every_backend_and_precision_here_keeps_onnxruntime_fp32_mattes(
     models_dir: Path, eval_dir: Path, backend: str, precision: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each (backend, precision) this machine can run, forced, against ONNX Runtime f32."""
-    reference = load_matter(backend="onnxruntime", fetch=False, precisions=("f32", "fp16"))
+    reference = load_matter(
+        directory=default_models_dir(),
+        backend="onnxruntime",
+        fetch=False,
+        precisions=("f32", "fp16"),
+    )
     asked = (
         precision if backend != "cuda" else "auto",
         precision if backend == "cuda" else "fp16",
     )
-    other = load_matter(backend=backend, fetch=False, precisions=asked)
+    other = load_matter(
+        directory=default_models_dir(), backend=backend, fetch=False, precisions=asked
+    )
     runtime = describe(other.session)
     assert (runtime.backend in (backend, "tensorrt"), runtime.precision) == (True, precision)
     # int8 and half precisions move mattes by up to ~0.02-0.05 at a pixel (measured), f32 by

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alphamatte.config import default_models_dir
 from alphamatte.engine import loader
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.loader import load_matter
@@ -137,7 +138,12 @@ def test_policy_rejects_nonsense() -> None:
 
 
 def test_a_cpu_session_is_not_put_behind_a_batcher(models_dir: Path) -> None:
-    matter = load_matter(fetch=False, backend="onnxruntime", batch=BatchPolicy(8, 0.005))
+    matter = load_matter(
+        directory=default_models_dir(),
+        fetch=False,
+        backend="onnxruntime",
+        batch=BatchPolicy(8, 0.005),
+    )
     assert isinstance(matter.session, OrtSession)
 
 
@@ -147,7 +153,12 @@ def test_a_gpu_session_is_batched_and_warmed_for_every_canvas_it_will_see(
     inner = FakeSession()
     monkeypatch.setattr(loader, "open_session", lambda *args, **kwargs: inner)
     monkeypatch.setattr(loader, "on_gpu", lambda session: session is inner)
-    matter = load_matter(fetch=False, batch=BatchPolicy(4, 0.005), config=MattingConfig())
+    matter = load_matter(
+        directory=default_models_dir(),
+        fetch=False,
+        batch=BatchPolicy(4, 0.005),
+        config=MattingConfig(),
+    )
     assert isinstance(matter.session, MicroBatcher)
     matter.session.close()
     warmed = [(n, side) for n, _, side, _ in inner.calls]

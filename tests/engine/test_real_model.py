@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alphamatte.config import default_models_dir
 from alphamatte.engine.acquire import is_verified
 from alphamatte.engine.backends import describe
 from alphamatte.engine.loader import load_matter
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def matter() -> Matter:
-    return load_matter(fetch=False)
+    return load_matter(directory=default_models_dir(), fetch=False)
 
 
 def test_cached_weights_match_the_pinned_hash(models_dir: Path) -> None:
@@ -97,8 +98,18 @@ def test_the_int8_graph_keeps_the_fp32_mattes(
 ) -> None:
     """ONNX Runtime's int8 graph (forced: what `auto` picks depends on the CPU) keeps fp32's
     mattes."""
-    full = load_matter(fetch=False, backend="onnxruntime", precisions=("f32", "fp16"))
-    quantized = load_matter(fetch=False, backend="onnxruntime", precisions=("int8", "fp16"))
+    full = load_matter(
+        directory=default_models_dir(),
+        fetch=False,
+        backend="onnxruntime",
+        precisions=("f32", "fp16"),
+    )
+    quantized = load_matter(
+        directory=default_models_dir(),
+        fetch=False,
+        backend="onnxruntime",
+        precisions=("int8", "fp16"),
+    )
     assert (describe(full.session).precision, describe(quantized.session).precision) == (
         "f32",
         "int8",
@@ -115,7 +126,9 @@ def test_the_int8_graph_keeps_the_fp32_mattes(
 
 def test_smaller_max_side_still_finds_the_subject(eval_dir: Path) -> None:
     # Below ~400 px the model loses the subject (SAD 20-130 at 256-320 on these photos).
-    small = load_matter(config=MattingConfig(max_side=512), fetch=False)
+    small = load_matter(
+        directory=default_models_dir(), config=MattingConfig(max_side=512), fetch=False
+    )
     pair = next(p for p in discover(eval_dir) if p.name == "GT18")
     rgb, gt = load_pair(pair)
     pred = small.predict(rgb)
@@ -151,7 +164,12 @@ def test_a_failed_int8_build_falls_back_to_fp32(
         raise MemoryError("calibration")
 
     monkeypatch.setattr(loader, "quantize", no_memory)
-    fallback = load_matter(fetch=False, backend="onnxruntime", precisions=("int8", "fp16"))
+    fallback = load_matter(
+        directory=default_models_dir(),
+        fetch=False,
+        backend="onnxruntime",
+        precisions=("int8", "fp16"),
+    )
     assert describe(fallback.session).precision == "f32"
     assert "int8 graph not built" in caplog.text
     rgb = np.full((64, 96, 3), 200, np.uint8)

@@ -15,13 +15,13 @@ LiveServer = LoopbackServer
 __all__ = ["LiveServer", "fake_matter", "free_port", "running"]
 
 
-def fake_matter(_: Settings) -> Matter:
+def fake_matter(_: Settings, __: str) -> Matter:
     return Matter(FakeSession(), ISNET, MattingConfig(max_side=256))  # type: ignore[arg-type]
 
 
 @contextmanager
 def running(
-    settings: Settings, matter_factory: Callable[[Settings], Matter] | None = fake_matter
+    settings: Settings, matter_factory: Callable[[Settings, str], Matter] | None = fake_matter
 ) -> Iterator[LoopbackServer]:
     with serving(settings, matter_factory) as server:
         yield server

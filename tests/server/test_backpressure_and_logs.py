@@ -39,7 +39,7 @@ class SlowSession(FakeSession):
 def test_full_queue_answers_503_with_retry_after_and_charges_nothing(tmp_path: Path) -> None:
     session = SlowSession()
 
-    def slow(_: Settings) -> Matter:
+    def slow(_: Settings, __: str) -> Matter:
         return Matter(session, ISNET, MattingConfig(max_side=64))  # type: ignore[arg-type]
 
     settings = Settings(home=tmp_path, queue_size=2)

@@ -41,7 +41,7 @@ SESSION = BreakingSession()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    def factory(_: Settings) -> Matter:
+    def factory(_: Settings, __: str) -> Matter:
         return Matter(SESSION, ISNET, MattingConfig(max_side=256))  # type: ignore[arg-type]
 
     home = tmp_path_factory.mktemp("engine")

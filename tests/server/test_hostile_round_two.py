@@ -44,11 +44,11 @@ class FailingSession(FakeSession):
         return super().run(batch)
 
 
-def models(settings: Settings) -> Matter:
-    if settings.model == "broken":
+def models(settings: Settings, model: str) -> Matter:
+    if model == "broken":
         raise RuntimeError("INVALID_PROTOBUF: the file is truncated")
-    session = FailingSession() if settings.model == "flaky" else FakeSession()
-    spec = replace(ISNET, name=settings.model, filename=f"{settings.model}.onnx")
+    session = FailingSession() if model == "flaky" else FakeSession()
+    spec = replace(ISNET, name=model, filename=f"{model}.onnx")
     return Matter(session, spec, MattingConfig(max_side=256))  # type: ignore[arg-type]
 
 

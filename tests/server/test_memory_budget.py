@@ -82,7 +82,7 @@ class SlowSession(FakeSession):
         return super().run(batch)
 
 
-def slow_matter(_: Settings) -> Matter:
+def slow_matter(_: Settings, __: str) -> Matter:
     return Matter(SlowSession(), ISNET, MattingConfig(max_side=256))  # type: ignore[arg-type]
 
 

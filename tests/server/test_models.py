@@ -34,9 +34,9 @@ class InvertedSession(FakeSession):
         return 1.0 - super().run(batch)
 
 
-def two_models(settings: Settings) -> Matter:
-    session = InvertedSession() if settings.model == "dark" else FakeSession()
-    spec = replace(ISNET, name=settings.model, filename=f"{settings.model}.onnx")
+def two_models(settings: Settings, model: str) -> Matter:
+    session = InvertedSession() if model == "dark" else FakeSession()
+    spec = replace(ISNET, name=model, filename=f"{model}.onnx")
     return Matter(session, spec, MattingConfig(max_side=256))  # type: ignore[arg-type]
 
 
@@ -190,9 +190,9 @@ class SlowSession(FakeSession):
         return super().run(batch)
 
 
-def slow_models(settings: Settings) -> Matter:
+def slow_models(settings: Settings, model: str) -> Matter:
     time.sleep(0.1)
-    spec = replace(ISNET, name=settings.model, filename=f"{settings.model}.onnx")
+    spec = replace(ISNET, name=model, filename=f"{model}.onnx")
     return Matter(SlowSession(), spec, MattingConfig(max_side=256))  # type: ignore[arg-type]
 
 

@@ -11,6 +11,7 @@ import click
 from rich.progress import Progress
 
 from alphamatte.cli.extras import require
+from alphamatte.config import default_models_dir
 from alphamatte.engine.acquire import (
     fetch,
     import_model,
@@ -18,7 +19,6 @@ from alphamatte.engine.acquire import (
     origin_of,
     sha256_of,
 )
-from alphamatte.engine.cache import models_dir
 from alphamatte.engine.errors import ModelFetchError
 from alphamatte.engine.registry import (
     CATALOGUE,
@@ -103,7 +103,7 @@ def fetch_command(name: str, url: str | None, sha256: str | None, prepare: bool)
             bar.update(task, completed=done, total=total)
 
         try:
-            path = fetch(spec, models_dir(), url=url, sha256=sha256, progress=progress)
+            path = fetch(spec, default_models_dir(), url=url, sha256=sha256, progress=progress)
         except ModelFetchError as exc:
             raise click.ClickException(str(exc)) from exc
     if sha256 and not spec.sha256:
@@ -144,7 +144,7 @@ def import_command(
     your own model: it is copied into the model cache with its description, pinned to its
     sha256, and served by --name.
     """
-    directory = models_dir()
+    directory = default_models_dir()
     try:
         if spec_file is not None or like_name is not None:
             spec = _own_model(path, name, like_name, spec_file)
@@ -207,7 +207,7 @@ def _own_model(
 @click.argument("name", default=None, required=False, type=MODEL_NAMES)
 def info_command(name: str | None) -> None:
     """What is cached for each model: file, hash, origin, licence, and where to get it."""
-    directory = models_dir()
+    directory = default_models_dir()
     specs = [REGISTRY[name]] if name else [*CATALOGUE, *installed_specs(directory)]
     for spec in specs:
         path = directory / spec.filename
@@ -279,7 +279,7 @@ def measured_here(spec: ModelSpec, directory: Path) -> str:
 def list_command() -> None:
     """The catalogue and your imported models: installed or not, size, contract, licence,
     price, and what was measured here."""
-    directory = models_dir()
+    directory = default_models_dir()
     rows = [("model", "installed", "size", "contract", "licence", "credits", "measured here")]
     for spec in [*CATALOGUE, *installed_specs(directory)]:
         path = directory / spec.filename

@@ -25,9 +25,9 @@ from alphamatte.engine.backends import (
     requested_backend,
 )
 from alphamatte.engine.batching import BatchPolicy, MicroBatcher
-from alphamatte.engine.cache import confined_model_path, models_dir
 from alphamatte.engine.errors import BackendUnavailableError, EngineError, ModelUnavailableError
 from alphamatte.engine.matting import HARD_MAX_SIDE, Matter, MattingConfig, normalise
+from alphamatte.engine.paths import confined_model_path
 from alphamatte.engine.prepare import (
     generic_path,
     prepare,
@@ -282,7 +282,7 @@ def load_matter(
     model: str = DEFAULT_MODEL,
     *,
     config: MattingConfig | None = None,
-    directory: Path | None = None,
+    directory: Path,
     threads: int | None = None,
     fetch: bool = True,
     backend: str = "auto",
@@ -302,7 +302,6 @@ def load_matter(
     On a GPU, ``batch`` (when it allows more than one image) puts a :class:`MicroBatcher` in
     front of the session so that concurrent callers share runs.
     """
-    directory = directory or models_dir()
     with _load_lock, preparation_lock(directory):
         spec, path = resolve_spec(model, directory)
         try:

@@ -51,10 +51,10 @@ from alphamatte.server.storage.database import make_engine, migrate
 log = logging.getLogger("alphamatte.server")
 RATE_WINDOW_SWEEP_S = 1.0  # how often expired in-process rate-limit entries are dropped
 GPU_INFLIGHT = 8  # requests in inference at once when the model runs on a GPU
-MatterFactory = Callable[[Settings], Matter]
+MatterFactory = Callable[[Settings, str], Matter]  # (settings, the model's name)
 
 
-def _load_real_matter(settings: Settings) -> Matter:
+def _load_real_matter(settings: Settings, model: str) -> Matter:
     from alphamatte.runtime import load_engine
 
     # fetch=False: a server downloads nothing (`alphamatte model fetch` does, `make run` and
@@ -63,6 +63,7 @@ def _load_real_matter(settings: Settings) -> Matter:
         settings,
         batch=BatchPolicy(settings.batch_size, settings.batch_wait_ms / 1000),
         fetch=False,
+        model=model,
     )
 
 

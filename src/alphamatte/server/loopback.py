@@ -65,7 +65,7 @@ def wait_ready(url: str, timeout: float = 120.0) -> None:
 @contextmanager
 def serving(
     settings: Settings,
-    matter_factory: Callable[[Settings], Matter] | None = None,
+    matter_factory: Callable[[Settings, str], Matter] | None = None,
     *,
     ready_timeout: float = 120.0,
 ) -> Iterator[LoopbackServer]:

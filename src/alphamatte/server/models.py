@@ -41,7 +41,7 @@ from alphamatte.server.executor import QueueFullError
 
 log = logging.getLogger(__name__)
 
-Factory = Callable[[Settings], Matter]
+Factory = Callable[[Settings, str], Matter]  # (settings, the model's name)
 # A loaded model's resident memory, estimated: its weights twice (the file the runtime reads
 # and the runtime's own copy) and its arena, per pixel of the canvas it runs at. Measured here:
 # IS-Net took +94 to +115 MB to load and ~30-60 MB of arena at 1024², U²-Net-p +35 MB.
@@ -219,9 +219,8 @@ class ModelPool:
             lock.release()
 
     async def _load(self, name: str, deadline: float) -> Loaded:
-        settings = self.settings.model_copy(update={"model": name, "quality": "fast"})
         try:
-            matter = await self._open(name, settings)
+            matter = await self._open(name)
         except Exception as exc:
             self._failed[name] = time.monotonic() + RETRY_AFTER_S
             log.warning(
@@ -268,13 +267,13 @@ class ModelPool:
             )
         return entry
 
-    async def _open(self, name: str, settings: Settings) -> Matter:
+    async def _open(self, name: str) -> Matter:
         """The model opened and warmed up (one small inference allocates the runtime's arena
         and makes a runtime that reads its graph late, OpenVINO, read it now); on a failure,
         once more after its derived graphs are deleted."""
 
         def opened() -> Matter:
-            matter = self.factory(settings)
+            matter = self.factory(self.settings, name)
             matter.predict(np.zeros((64, 64, 3), np.uint8))
             return matter
 

@@ -1,21 +1,10 @@
-"""Where model files live, and confinement of user-given model paths to that place."""
+"""Confinement of user-given model paths to the model directory (which the caller names)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alphamatte.engine.errors import ModelPathError
-
-
-def home_dir() -> Path:
-    """``$ALPHAMATTE_HOME``, defaulting to ``~/.cache/alphamatte``."""
-    configured = os.environ.get("ALPHAMATTE_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "alphamatte"
-
-
-def models_dir(home: Path | None = None) -> Path:
-    return (home or home_dir()) / "models"
 
 
 def confined_model_path(name: str, directory: Path) -> Path:
