@@ -20,11 +20,11 @@ from time import perf_counter
 import numpy as np
 
 from alphamatte.config import default_models_dir
-from alphamatte.engine.backends import describe, openvino_bf16, openvino_installed
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.engine.loader import choose_runtime, open_candidate
-from alphamatte.engine.matting import Matter
-from alphamatte.engine.registry import ISNET
-from alphamatte.engine.selection import REFERENCE, Capabilities, budget_verdicts, runnable
+from alphamatte.engine.runtimes.backends import describe, openvino_bf16, openvino_installed
+from alphamatte.engine.runtimes.selection import REFERENCE, Capabilities, budget_verdicts, runnable
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad
 

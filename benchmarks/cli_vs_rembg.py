@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from alphamatte.config import default_models_dir
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
 
 
 def cpu_model() -> str:

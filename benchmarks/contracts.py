@@ -24,8 +24,10 @@ from time import perf_counter
 import numpy as np
 
 from alphamatte.config import default_models_dir
+from alphamatte.engine.catalogue.entries import REGISTRY
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.catalogue.installed import imported_model, spec_to_toml
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.registry import ISNET, REGISTRY, imported_model, spec_to_toml
 from alphamatte.eval.contracts import u2net_reference, wrap_like_birefnet
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad

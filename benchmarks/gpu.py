@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from alphamatte.config import default_models_dir
-from alphamatte.engine import backends
-from alphamatte.engine.backends import describe
-from alphamatte.engine.batching import BatchPolicy, MicroBatcher
+from alphamatte.engine.inference.batching import BatchPolicy, MicroBatcher
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.matting import Matter
-from alphamatte.engine.session import Session
+from alphamatte.engine.runtimes import backends
+from alphamatte.engine.runtimes.backends import describe
+from alphamatte.engine.runtimes.session import Session
 from alphamatte.eval.dataset import discover, load_pair
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"

@@ -30,8 +30,8 @@ import numpy as np
 from PIL import Image
 
 from alphamatte.config import Settings, default_home
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from alphamatte.engine.selection import cpu_flags, cpu_model
+from alphamatte.engine.runtimes.selection import cpu_flags, cpu_model
 
 DEFAULT_PHOTO_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "icm58_hires"
 

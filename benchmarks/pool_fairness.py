@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image
 
 from alphamatte.config import Settings
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.server.accounting.keys import create_key
 from alphamatte.server.loopback import serving
 

@@ -24,11 +24,11 @@ from time import perf_counter
 import numpy as np
 
 from alphamatte.config import default_models_dir
-from alphamatte.engine.backends import openvino_bf16, openvino_installed
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.engine.loader import open_candidate, runtime_versions
-from alphamatte.engine.matting import Matter
-from alphamatte.engine.registry import ISNET
-from alphamatte.engine.selection import (
+from alphamatte.engine.runtimes.backends import openvino_bf16, openvino_installed
+from alphamatte.engine.runtimes.selection import (
     BUDGET,
     REFERENCE,
     Candidate,

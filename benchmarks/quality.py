@@ -18,9 +18,9 @@ from time import perf_counter
 import numpy as np
 
 from alphamatte.config import default_models_dir
-from alphamatte.engine.backends import describe
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.matting import Matter, MattingConfig
+from alphamatte.engine.runtimes.backends import describe
 from alphamatte.eval.compare import compare, per_mp
 from alphamatte.eval.dataset import Pair, discover, evaluate_side_by_side, load_pair
 from alphamatte.eval.metrics import background_leak

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from alphamatte.engine.selection import cpu_flags_digest, cpu_model
+from alphamatte.engine.runtimes.selection import cpu_flags_digest, cpu_model
 from alphamatte.files import IMAGE_SUFFIXES
 
 

@@ -33,7 +33,7 @@ import psutil
 from PIL import Image
 
 from alphamatte.bulk.raylets import RayCluster
-from alphamatte.engine.selection import cpu_flags_digest, cpu_model
+from alphamatte.engine.runtimes.selection import cpu_flags_digest, cpu_model
 
 PER_FOLDER = 1000
 

@@ -25,13 +25,13 @@ from onnx import shape_inference
 from PIL import Image
 
 from alphamatte.config import default_home, default_models_dir
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import CANVAS_FILL, Matter, MattingConfig
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.matting import CANVAS_FILL, Matter, MattingConfig
-from alphamatte.engine.pipeline import run_matting
-from alphamatte.engine.registry import ISNET
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad
 from alphamatte.imaging.decode import decode
+from alphamatte.product.matte import run_matting
 
 Predict = Callable[[bytes], np.ndarray]
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from alphamatte.config import Settings
 
 if TYPE_CHECKING:
-    from alphamatte.engine.batching import BatchPolicy
+    from alphamatte.engine.catalogue.spec import ModelSpec
+    from alphamatte.engine.inference.batching import BatchPolicy
+    from alphamatte.engine.inference.matting import Matter
     from alphamatte.engine.loader import Precisions
-    from alphamatte.engine.matting import Matter
-    from alphamatte.engine.registry import ModelSpec
-    from alphamatte.engine.selection import Selection
+    from alphamatte.engine.runtimes.selection import Selection
 
 
 def settings_with(**overrides: object) -> Settings:
@@ -39,8 +39,8 @@ def model_for(settings: Settings) -> str:
 
 
 def strongest_installed(directory: Path, fallback: str) -> str:
-    from alphamatte.engine.acquire import is_verified
-    from alphamatte.engine.registry import CATALOGUE, REGISTRY
+    from alphamatte.engine.acquisition.download import is_verified
+    from alphamatte.engine.catalogue.entries import CATALOGUE, REGISTRY
 
     base = REGISTRY.get(fallback)
     best, strength = fallback, base.strength if base is not None else 0
@@ -65,8 +65,8 @@ def load_engine(
     ``threads``: the session's own (several actors on one node), else ``settings.threads``;
     ``choose_for``: the thread count ``auto`` chooses for (see ``engine.loader.load_matter``).
     """
+    from alphamatte.engine.inference.matting import MattingConfig
     from alphamatte.engine.loader import load_matter
-    from alphamatte.engine.matting import MattingConfig
 
     return load_matter(
         model or model_for(settings),
@@ -83,8 +83,8 @@ def load_engine(
 
 def choose_runtime(settings: Settings, spec: ModelSpec, path: Path) -> Selection:
     """What this machine will run ``spec`` on under ``settings`` (measured once, cached)."""
-    from alphamatte.engine.backends import requested_backend
     from alphamatte.engine.loader import choose_runtime as choose
+    from alphamatte.engine.runtimes.backends import requested_backend
 
     requested = requested_backend(settings.backend)
     return choose(spec, path, requested, threads=settings.threads, precisions=precisions(settings))

@@ -295,7 +295,7 @@ def test_the_staged_layout_writes_the_same_bytes(
     from alphamatte.bulk.job import JobSpec, run
     from alphamatte.bulk.manifest import Manifest
     from alphamatte.bulk.stages import EngineOptions
-    from alphamatte.engine.registry import ISNET
+    from alphamatte.engine.catalogue.families import ISNET
 
     for name, value in world["env"].items():
         if name.startswith(("ALPHAMATTE_", "RAY_", "AWS_")):

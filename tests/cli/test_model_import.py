@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from alphamatte.cli.main import cli
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
 
 pytestmark = pytest.mark.slow
 

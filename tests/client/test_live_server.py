@@ -18,8 +18,8 @@ from alphamatte.client import (
     RateLimitError,
 )
 from alphamatte.config import Settings
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from tests.conftest import gradient_rgb
 from tests.fakes import FakeSession
 from tests.server.live import LiveServer, running

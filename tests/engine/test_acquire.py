@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from alphamatte.engine.acquire import fetch, import_model, origin_of
+from alphamatte.engine.acquisition.download import fetch, import_model, origin_of
+from alphamatte.engine.acquisition.paths import confined_model_path
+from alphamatte.engine.catalogue.spec import ModelSpec, NpmSource
 from alphamatte.engine.errors import ModelFetchError, ModelPathError
-from alphamatte.engine.paths import confined_model_path
-from alphamatte.engine.registry import ModelSpec, NpmSource
 
 PAYLOAD = b"chunk-one|" * 1000 + b"chunk-two"
 

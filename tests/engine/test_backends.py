@@ -10,11 +10,11 @@ from click.testing import CliRunner
 
 from alphamatte.cli.main import cli
 from alphamatte.config import default_models_dir
-from alphamatte.engine import backends
-from alphamatte.engine.backends import describe, requested_backend
 from alphamatte.engine.errors import BackendUnavailableError
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.selection import REFERENCE, Capabilities, runnable
+from alphamatte.engine.runtimes import backends
+from alphamatte.engine.runtimes.backends import describe, requested_backend
+from alphamatte.engine.runtimes.selection import REFERENCE, Capabilities, runnable
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.runtime import settings_with
 

@@ -12,11 +12,11 @@ import pytest
 
 from alphamatte.config import default_models_dir
 from alphamatte.engine import loader
-from alphamatte.engine.batching import BatchPolicy, MicroBatcher
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.batching import BatchPolicy, MicroBatcher
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.registry import ISNET
-from alphamatte.engine.session import OrtSession
+from alphamatte.engine.runtimes.session import OrtSession
 from tests.fakes import FakeSession
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from alphamatte.cli.main import cli
 from alphamatte.cli.model import contract_summary
-from alphamatte.engine.registry import CATALOGUE
+from alphamatte.engine.catalogue.entries import CATALOGUE
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 

@@ -14,10 +14,11 @@ from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 
 from alphamatte.cli.main import cli
-from alphamatte.engine.contract import InputContract, OutputContract, to_alpha, to_input
+from alphamatte.engine.catalogue.contract import InputContract, OutputContract, to_alpha, to_input
+from alphamatte.engine.catalogue.entries import REGISTRY
+from alphamatte.engine.catalogue.installed import spec_from_toml, spec_to_toml
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.matting import Matter
-from alphamatte.engine.registry import REGISTRY, spec_from_toml, spec_to_toml
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)

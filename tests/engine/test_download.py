@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from alphamatte.engine.acquire import fetch
+from alphamatte.engine.acquisition.download import fetch
+from alphamatte.engine.catalogue.spec import ModelSpec, UrlSource
 from alphamatte.engine.errors import ModelFetchError
-from alphamatte.engine.registry import ModelSpec, UrlSource
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 

@@ -5,10 +5,10 @@ import threading
 import numpy as np
 import pytest
 
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.pipeline import run_matting
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.imaging.decode import decode
+from alphamatte.product.matte import run_matting
 from tests.conftest import gradient_rgb, image_bytes
 from tests.fakes import FakeSession
 

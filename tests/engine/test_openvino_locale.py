@@ -11,7 +11,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from alphamatte.engine import backends
+from alphamatte.engine.runtimes import backends
 from tests.engine.test_contracts import channel_mean_graph
 
 

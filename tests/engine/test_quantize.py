@@ -9,14 +9,14 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from alphamatte.engine.prepare import quantized_path
-from alphamatte.engine.quantize import (
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.preparation.quantize import (
     CALIBRATION_SIDE,
     calibration_batches,
     calibration_photos,
     quantize,
 )
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.preparation.rewrite import quantized_path
 
 
 def test_calibration_photos_ship_with_the_package() -> None:

@@ -14,8 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from alphamatte.cli.main import cli
+from alphamatte.engine.catalogue.entries import REGISTRY
+from alphamatte.engine.catalogue.families import ISNET, U2NETP
+from alphamatte.engine.catalogue.installed import spec_to_toml
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.registry import ISNET, REGISTRY, U2NETP, spec_to_toml
 from alphamatte.eval.contracts import u2net_reference, wrap_like_birefnet
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad

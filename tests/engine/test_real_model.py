@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from alphamatte.config import default_models_dir
-from alphamatte.engine.acquire import is_verified
-from alphamatte.engine.backends import describe
+from alphamatte.engine.acquisition.download import is_verified
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.prepare import prepare, prepared_path
-from alphamatte.engine.registry import ISNET
-from alphamatte.engine.session import OrtSession, PerShapeSession
+from alphamatte.engine.preparation.rewrite import prepare, prepared_path
+from alphamatte.engine.runtimes.backends import describe
+from alphamatte.engine.runtimes.session import OrtSession, PerShapeSession
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad
 

@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from alphamatte.cli.main import cli
-from alphamatte.engine import loader, selection
+from alphamatte.engine import loader
+from alphamatte.engine.catalogue.families import ISNET
 from alphamatte.engine.errors import BackendUnavailableError
-from alphamatte.engine.registry import ISNET
-from alphamatte.engine.selection import (
+from alphamatte.engine.runtimes import selection
+from alphamatte.engine.runtimes.selection import (
     REFERENCE,
     Candidate,
     Capabilities,

@@ -12,7 +12,7 @@ from PIL import Image
 from alphamatte.imaging.colour import colour_in, convert, is_srgb, srgb_profile_bytes, to_srgb
 from alphamatte.imaging.decode import decode
 from alphamatte.imaging.encode import encode_gray, encode_output, encode_png
-from alphamatte.imaging.product import ProductOptions, encode_product
+from alphamatte.imaging.product_shot import ProductOptions, encode_product
 from tests.colour_samples import delta_e, display_p3, output_icc, saturated, to_lab
 from tests.conftest import gradient_rgb, image_bytes
 

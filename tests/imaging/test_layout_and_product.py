@@ -21,7 +21,7 @@ from alphamatte.imaging.layout import (
     place,
     subject_box,
 )
-from alphamatte.imaging.product import ProductOptions, encode_product, render_product
+from alphamatte.imaging.product_shot import ProductOptions, encode_product, render_product
 
 
 def cutout_with_square(width: int = 200, height: int = 100) -> np.ndarray:

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from alphamatte.engine.prepare import prepared_path
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.preparation.rewrite import prepared_path
 from alphamatte.server.loopback import free_port
 from alphamatte.server.storage.database import head_revision, make_engine
 from tests.scaleout.topology import tiny_model

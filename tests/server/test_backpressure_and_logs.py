@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from alphamatte.config import Settings
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.server import app as server_app
 from tests.conftest import gradient_rgb, image_bytes
 from tests.fakes import FakeSession

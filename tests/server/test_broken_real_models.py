@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from alphamatte.config import Settings
+from alphamatte.engine.catalogue.families import U2NETP
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.prepare import generic_path
-from alphamatte.engine.registry import U2NETP
+from alphamatte.engine.preparation.rewrite import generic_path
 from alphamatte.server.accounting.keys import create_key
 from alphamatte.server.loopback import serving
 from tests.conftest import image_bytes

@@ -15,9 +15,9 @@ from PIL import Image
 
 from alphamatte.cli.main import cli
 from alphamatte.config import Settings
+from alphamatte.engine.catalogue.families import ISNET
 from alphamatte.engine.errors import EngineError, ModelUnavailableError
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from tests.conftest import gradient_rgb, image_bytes
 from tests.fakes import FakeSession
 from tests.server.live import LiveServer, running

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 
 from alphamatte.cli.main import cli
 from alphamatte.config import Settings
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.server.accounting.keys import authenticate, list_keys, revoke
 from alphamatte.server.models import leave_out_unservable
 from alphamatte.server.storage.database import make_engine

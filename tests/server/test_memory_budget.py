@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from alphamatte.config import Settings
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.server.admission import MB, MemoryBudget, OverBudgetError
 from alphamatte.server.executor import QueueFullError
 from tests.fakes import FakeSession

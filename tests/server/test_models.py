@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from alphamatte.config import Settings
-from alphamatte.engine.matting import Matter, MattingConfig
-from alphamatte.engine.registry import ISNET
+from alphamatte.engine.catalogue.families import ISNET
+from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.server.accounting import ledger
 from alphamatte.server.accounting.keys import authenticate
 from alphamatte.server.admission import MB

@@ -10,7 +10,7 @@ import pytest
 from benchmarks.two_models import MODELS, PRICES, check, drive, key_of, photos
 
 from alphamatte.config import Settings
-from alphamatte.engine.registry import U2NETP
+from alphamatte.engine.catalogue.families import U2NETP
 from alphamatte.server.accounting.keys import authenticate, create_key
 from alphamatte.server.accounting.ledger import totals
 from alphamatte.server.loopback import serving

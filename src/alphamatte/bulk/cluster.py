@@ -56,7 +56,7 @@ def connect(address: str | None) -> Cluster:
     address: join a running one."""
     import ray
 
-    from alphamatte.engine.session import default_threads
+    from alphamatte.engine.runtimes.session import default_threads
 
     if ray.is_initialized():
         ray.shutdown()

@@ -125,7 +125,7 @@ def verify_model(options: EngineOptions, expected_sha256: str) -> str:
     :class:`ModelUnverifiedError` with what to do when it is missing or different."""
     import socket
 
-    from alphamatte.engine.acquire import sha256_of
+    from alphamatte.engine.acquisition.download import sha256_of
     from alphamatte.engine.loader import resolve_spec
 
     settings = options.settings()
@@ -160,7 +160,7 @@ class ModelStage:
     """
 
     def __init__(self, options: EngineOptions, expected_sha256: str, threads: int | None = None):
-        from alphamatte.engine.session import default_threads
+        from alphamatte.engine.runtimes.session import default_threads
         from alphamatte.runtime import load_engine
 
         verify_model(options, expected_sha256)
@@ -196,8 +196,8 @@ RECORD = ("input", "output", "status", "error", "seconds")
 
 def finish_one(row: Row, kind: str, inputs: Location, outputs: Location) -> Row:
     """Full size, encode and write a matted photo; the row leaves as its manifest record."""
-    from alphamatte.engine.matting import CoarseMatte
-    from alphamatte.engine.pipeline import finished_product
+    from alphamatte.engine.inference.matting import CoarseMatte
+    from alphamatte.product.matte import finished_product
 
     key, started = str(row["key"]), time.perf_counter()
     status, error = str(row["status"]), str(row["error"])

@@ -18,7 +18,7 @@ MANIFEST_NAME = "batch-manifest.jsonl"
 
 def _model_sha256(engine: dict[str, object]) -> str:
     """The sha256 every node's model must have: the registry's pin, or the driver's file's."""
-    from alphamatte.engine.acquire import sha256_of
+    from alphamatte.engine.acquisition.download import sha256_of
     from alphamatte.engine.errors import ModelPathError
     from alphamatte.engine.loader import resolve_spec
 

@@ -16,7 +16,7 @@ from alphamatte.cli.options import load_matter_or_exit
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from alphamatte.engine.matting import Matter
+    from alphamatte.engine.inference.matting import Matter
     from alphamatte.eval.compare import Comparison
     from alphamatte.eval.dataset import Pair, Report, Result
 

@@ -12,8 +12,8 @@ from alphamatte.cli.options import engine_options, load_matter_or_exit
 @engine_options
 def info(**engine: object) -> None:
     """Print the version, backend, device, precision and threads the model runs with."""
-    from alphamatte.engine.backends import describe, openvino_installed
-    from alphamatte.engine.selection import BUDGET, CANVASES, cpu_model
+    from alphamatte.engine.runtimes.backends import describe, openvino_installed
+    from alphamatte.engine.runtimes.selection import BUDGET, CANVASES, cpu_model
 
     matter = load_matter_or_exit(**engine)
     runtime = describe(matter.session)

@@ -29,7 +29,7 @@ from alphamatte.client.errors import (
 from alphamatte.files import write_atomic
 from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import LayoutError
-from alphamatte.imaging.product import ProductOptions
+from alphamatte.imaging.product_shot import ProductOptions
 
 
 def _finish(target: Path, finish: Finish) -> None:

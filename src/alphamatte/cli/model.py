@@ -12,29 +12,25 @@ from rich.progress import Progress
 
 from alphamatte.cli.extras import require
 from alphamatte.config import default_models_dir
-from alphamatte.engine.acquire import (
+from alphamatte.engine.acquisition.download import (
     fetch,
     import_model,
     is_verified,
     origin_of,
     sha256_of,
 )
-from alphamatte.engine.errors import ModelFetchError
-from alphamatte.engine.registry import (
-    CATALOGUE,
-    DEFAULT_MODEL,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    REGISTRY,
+from alphamatte.engine.catalogue.entries import CATALOGUE, DEFAULT_MODEL, REGISTRY, by_digest
+from alphamatte.engine.catalogue.families import IMAGENET_MEAN, IMAGENET_STD
+from alphamatte.engine.catalogue.installed import (
     SPEC_SUFFIX,
-    ModelSpec,
-    by_digest,
     imported_model,
     installed_specs,
     like,
     spec_from_toml,
     spec_to_toml,
 )
+from alphamatte.engine.catalogue.spec import ModelSpec
+from alphamatte.engine.errors import ModelFetchError
 
 MODEL_NAMES = click.Choice(sorted(REGISTRY))
 
@@ -259,7 +255,7 @@ def _normalisation(mean: tuple[float, ...], std: tuple[float, ...]) -> str:
 def measured_here(spec: ModelSpec, directory: Path) -> str:
     """What `auto` measured for this model on any machine sharing the cache: the choice and
     its seconds for the timing canvases (the newest entry)."""
-    from alphamatte.engine.selection import cache_path
+    from alphamatte.engine.runtimes.selection import cache_path
 
     path = cache_path(directory, Path(spec.filename).stem)
     try:

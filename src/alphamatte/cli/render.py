@@ -10,7 +10,7 @@ import click
 import numpy as np
 
 from alphamatte.cli.options import load_matter_or_exit
-from alphamatte.imaging.product import ProductOptions
+from alphamatte.imaging.product_shot import ProductOptions
 
 Kind = Literal["matte", "cutout"]
 # A renderer does the model's part of one photo and returns the rest (post-processing that
@@ -43,9 +43,9 @@ def api_options(func: F) -> F:
 def local_renderer(kind: Kind, product: ProductOptions | None = None, **engine: object) -> Render:
     """This CPU's engine. A laid-out ``product`` is made by the one procedure the remove.bg
     endpoint uses (engine/product.py), so the same options give the same bytes."""
-    from alphamatte.engine.pipeline import finished_product
-    from alphamatte.engine.product import ProductSpec, make_product
     from alphamatte.imaging.decode import LOCAL_MAX_PIXELS, decode_local
+    from alphamatte.product.make import ProductSpec, make_product
+    from alphamatte.product.matte import finished_product
 
     # The model loads (and its runtime compiles the canvas) on another thread while the first
     # photo is read and decoded: a one-photo run waits for the longer of the two, not both.

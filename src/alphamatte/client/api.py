@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from alphamatte.client.defaults import ImageInput
     from alphamatte.client.source import Proxy, Source
-    from alphamatte.imaging.product import ProductOptions
+    from alphamatte.imaging.product_shot import ProductOptions
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Matted:
         or %) and a drop ``shadow``; ``color_profile`` "keep" (the photo's colours and ICC
         profile) or "srgb". The same layout as ``alphamatte cutout`` and the server's remove.bg
         endpoint; a bad value is a ValueError naming it."""
-        from alphamatte.imaging.product import ProductOptions
+        from alphamatte.imaging.product_shot import ProductOptions
 
         options = ProductOptions(
             crop,
@@ -99,7 +99,7 @@ class Matted:
 
     def product_bytes(self, options: ProductOptions) -> bytes:
         """:meth:`product_shot` from ready :class:`ProductOptions`."""
-        from alphamatte.imaging.product import encode_product
+        from alphamatte.imaging.product_shot import encode_product
 
         return encode_product(self.cutout_rgba(), options, icc_profile=self.icc_profile)
 

@@ -11,8 +11,23 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from alphamatte.engine import acquire
-from alphamatte.engine.backends import (
+from alphamatte.engine.acquisition import download as acquire
+from alphamatte.engine.acquisition.paths import confined_model_path
+from alphamatte.engine.catalogue.entries import DEFAULT_MODEL, REGISTRY
+from alphamatte.engine.catalogue.installed import custom_model, installed_spec
+from alphamatte.engine.catalogue.spec import ModelSpec
+from alphamatte.engine.errors import BackendUnavailableError, EngineError, ModelUnavailableError
+from alphamatte.engine.inference.batching import BatchPolicy, MicroBatcher
+from alphamatte.engine.inference.matting import HARD_MAX_SIDE, Matter, MattingConfig, normalise
+from alphamatte.engine.preparation.quantize import calibration_photos, quantize
+from alphamatte.engine.preparation.rewrite import (
+    generic_path,
+    prepare,
+    prepare_generic,
+    prepared_path,
+    quantized_path,
+)
+from alphamatte.engine.runtimes.backends import (
     CPU_PRECISIONS,
     GPU_PRECISIONS,
     AnySession,
@@ -24,26 +39,7 @@ from alphamatte.engine.backends import (
     openvino_installed,
     requested_backend,
 )
-from alphamatte.engine.batching import BatchPolicy, MicroBatcher
-from alphamatte.engine.errors import BackendUnavailableError, EngineError, ModelUnavailableError
-from alphamatte.engine.matting import HARD_MAX_SIDE, Matter, MattingConfig, normalise
-from alphamatte.engine.paths import confined_model_path
-from alphamatte.engine.prepare import (
-    generic_path,
-    prepare,
-    prepare_generic,
-    prepared_path,
-    quantized_path,
-)
-from alphamatte.engine.quantize import calibration_photos, quantize
-from alphamatte.engine.registry import (
-    DEFAULT_MODEL,
-    REGISTRY,
-    ModelSpec,
-    custom_model,
-    installed_spec,
-)
-from alphamatte.engine.selection import (
+from alphamatte.engine.runtimes.selection import (
     CANVASES,
     Candidate,
     Capabilities,
@@ -55,7 +51,7 @@ from alphamatte.engine.selection import (
     runnable,
     select,
 )
-from alphamatte.engine.session import default_threads
+from alphamatte.engine.runtimes.session import default_threads
 from alphamatte.imaging.resize import resize_image
 
 Precisions = tuple[str, str]  # (CPU, GPU): Settings.cpu_precision, Settings.gpu_precision

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alphamatte.engine.matting import Matter
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.eval.dataset import Predict
 from alphamatte.imaging.filters import resize_float
 from alphamatte.imaging.resize import fit_long_side, resize_image, resize_matte, to_uint8

@@ -16,9 +16,9 @@ from fastapi_offline import FastAPIOffline
 
 from alphamatte import __version__
 from alphamatte.config import Settings
-from alphamatte.engine.backends import describe, on_gpu
-from alphamatte.engine.batching import BatchPolicy
-from alphamatte.engine.matting import Matter
+from alphamatte.engine.inference.batching import BatchPolicy
+from alphamatte.engine.inference.matting import Matter
+from alphamatte.engine.runtimes.backends import describe, on_gpu
 from alphamatte.imaging.decontaminate import warm_up
 from alphamatte.server.access_log import AccessLog
 from alphamatte.server.accounting import idempotency

@@ -18,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from alphamatte.config import Settings
-from alphamatte.engine.matting import Matter
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.server.accounting.keys import create_key
 from alphamatte.server.app import create_app
 from alphamatte.server.lingering import lingering_protocol

@@ -32,7 +32,7 @@ import numpy as np
 
 from alphamatte.config import Settings
 from alphamatte.engine.errors import EngineError
-from alphamatte.engine.matting import Matter
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.server.accounting.amounts import MILLI, to_milli
 from alphamatte.server.accounting.keys import ApiKey
 from alphamatte.server.admission import MB, MemoryBudget, release_free_memory
@@ -140,7 +140,7 @@ class ModelPool:
         else the catalogue's price, else one credit."""
         if name in self.prices:
             return self.prices[name]
-        from alphamatte.engine.registry import REGISTRY
+        from alphamatte.engine.catalogue.entries import REGISTRY
 
         spec = REGISTRY.get(name)
         return (spec.price if spec is not None else 1) * MILLI

@@ -22,7 +22,7 @@ from typing import Literal, TypeVar
 from fastapi import Request
 from PIL import Image
 
-from alphamatte.engine.matting import Matter
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.imaging.decode import DecodedImage, decode_opened, open_checked
 from alphamatte.imaging.deep import DEEP_BYTES_PER_PIXEL, is_deep_png
 from alphamatte.server.accounting.keys import ApiKey

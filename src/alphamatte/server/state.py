@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
 
 from alphamatte.config import Settings
-from alphamatte.engine.matting import Matter
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.server.accounting.keys import RecentKeys
 from alphamatte.server.admission import MemoryBudget
 from alphamatte.server.executor import BoundedExecutor

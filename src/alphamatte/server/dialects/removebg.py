@@ -15,12 +15,12 @@ from urllib.parse import parse_qsl
 
 from PIL import Image
 
-from alphamatte.engine.product import FORMATS, ProductSpec
 from alphamatte.imaging.colour import COLOUR_PROFILES
 from alphamatte.imaging.decode import DecodedImage, decode, open_checked
 from alphamatte.imaging.errors import ImageError
 from alphamatte.imaging.layout import LayoutError
-from alphamatte.imaging.product import ProductOptions
+from alphamatte.imaging.product_shot import ProductOptions
+from alphamatte.product.make import FORMATS, ProductSpec
 from alphamatte.server.accounting.amounts import MILLI
 from alphamatte.server.body import decode_base64
 from alphamatte.server.errors import ApiError

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from alphamatte.engine.registry import REGISTRY
+from alphamatte.engine.catalogue.entries import REGISTRY
 from alphamatte.server.accounting.amounts import from_milli
 from alphamatte.server.deps import State
 from alphamatte.server.errors import ApiError

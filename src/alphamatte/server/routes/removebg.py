@@ -16,11 +16,11 @@ from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from alphamatte.engine.matting import Matter
-from alphamatte.engine.product import Product, capped_size, check_writable, make_product
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.imaging.decode import DecodedImage, open_checked
 from alphamatte.imaging.encode import MEDIA_TYPES
 from alphamatte.imaging.layout import Box
+from alphamatte.product.make import Product, capped_size, check_writable, make_product
 from alphamatte.server.accounting import improvements
 from alphamatte.server.accounting.amounts import MILLI, from_milli
 from alphamatte.server.accounting.keys import ApiKey

@@ -14,10 +14,10 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 
-from alphamatte.engine.matting import Matter
-from alphamatte.engine.pipeline import MatteResult, run_matting
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.imaging.decode import FORMAT_NAMES, DecodedImage
 from alphamatte.imaging.encode import encode_png
+from alphamatte.product.matte import MatteResult, run_matting
 from alphamatte.server.accounting import idempotency
 from alphamatte.server.accounting.amounts import MILLI
 from alphamatte.server.accounting.keys import ApiKey

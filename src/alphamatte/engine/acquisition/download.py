@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from alphamatte.engine.catalogue.spec import ModelSpec, NpmSource, UrlSource
 from alphamatte.engine.errors import ModelFetchError
-from alphamatte.engine.registry import ModelSpec, NpmSource, UrlSource
 
 _CHUNK = 1 << 20
 _NETWORK_MARKERS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network")

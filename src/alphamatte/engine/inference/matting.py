@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alphamatte.engine.contract import to_alpha, to_input
-from alphamatte.engine.registry import ModelSpec
-from alphamatte.engine.selection import Selection
-from alphamatte.engine.session import Session
+from alphamatte.engine.catalogue.contract import to_alpha, to_input
+from alphamatte.engine.catalogue.spec import ModelSpec
+from alphamatte.engine.runtimes.selection import Selection
+from alphamatte.engine.runtimes.session import Session
 from alphamatte.imaging.refine import upscale_matte
 from alphamatte.imaging.resize import resize_image, resize_matte, to_uint8
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alphamatte.engine.matting import CoarseMatte, Matter, full_size
+from alphamatte.engine.inference.matting import CoarseMatte, Matter, full_size
 from alphamatte.imaging.colour import to_srgb
 from alphamatte.imaging.compose import cutout, within_opacity
 from alphamatte.imaging.decode import DecodedImage, to_stored

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from alphamatte.engine.matting import fitted_size, letterbox
-from alphamatte.engine.prepare import quantized_path
-from alphamatte.engine.registry import ModelSpec
+from alphamatte.engine.catalogue.spec import ModelSpec
+from alphamatte.engine.inference.matting import fitted_size, letterbox
+from alphamatte.engine.preparation.rewrite import quantized_path
 
 CALIBRATION_SIDE = 512  # canvas side while measuring ranges: 1024² would keep ~10 GB of tensors
 # The logit head: quantising these moves every soft pixel (see the module docstring).
@@ -37,7 +37,7 @@ def calibration_photos() -> list[np.ndarray]:
     """The bundled calibration photos as RGB arrays, in name order."""
     from PIL import Image
 
-    folder = resources.files("alphamatte.engine") / "calibration"
+    folder = resources.files("alphamatte.engine.preparation") / "calibration"
     photos = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".jpg"):

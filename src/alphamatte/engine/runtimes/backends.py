@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from alphamatte.engine.errors import BackendUnavailableError
-from alphamatte.engine.session import OrtSession, PerShapeSession, default_threads
+from alphamatte.engine.runtimes.session import OrtSession, PerShapeSession, default_threads
 
 Backend = Literal["auto", "onnxruntime", "openvino", "cuda"]
 BACKENDS: tuple[Backend, ...] = ("auto", "onnxruntime", "openvino", "cuda")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alphamatte.engine.session import Session
+from alphamatte.engine.runtimes.session import Session
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def budget_verdicts() -> dict[str, bool]:
     """Which candidates' mattes are within :data:`BUDGET`, as ``benchmarks/precision.py``
     measured and wrote them. The reference is within it by definition; an unmeasured
     candidate is not."""
-    text = (resources.files("alphamatte.engine") / "precision_budget.json").read_text()
+    text = (resources.files("alphamatte.engine.runtimes") / "precision_budget.json").read_text()
     measured = json.loads(text)["candidates"]
     verdicts = {name: bool(entry["within_budget"]) for name, entry in measured.items()}
     verdicts[REFERENCE_NAME] = True

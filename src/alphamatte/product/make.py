@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from alphamatte.engine.matting import Matter
+from alphamatte.engine.inference.matting import Matter
 from alphamatte.imaging.colour import convert, to_srgb
 from alphamatte.imaging.compose import apply_alpha, cutout, within_opacity
 from alphamatte.imaging.decode import DecodedImage
 from alphamatte.imaging.deep import deep_cutout, encode_png16
 from alphamatte.imaging.encode import MAX_SIDE, encode_zip, fits
 from alphamatte.imaging.layout import Box, LayoutError, apply_roi, parse_roi, subject_box
-from alphamatte.imaging.product import ProductOptions, encode_laid_out, lay_out
+from alphamatte.imaging.product_shot import ProductOptions, encode_laid_out, lay_out
 from alphamatte.imaging.resize import resize_image, to_uint8
 
 FORMATS = ("auto", "png", "jpg", "webp", "zip")
