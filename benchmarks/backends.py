@@ -21,7 +21,7 @@ import numpy as np
 
 from alphamatte.config import default_models_dir
 from alphamatte.engine.catalogue.families import ISNET
-from alphamatte.engine.inference.matting import Matter
+from alphamatte.engine.inference.matting import Matter, normalise
 from alphamatte.engine.loader import choose_runtime, open_candidate
 from alphamatte.engine.runtimes.backends import describe, openvino_bf16, openvino_installed
 from alphamatte.engine.runtimes.selection import REFERENCE, Capabilities, budget_verdicts, runnable
@@ -45,7 +45,7 @@ def main() -> None:
     pairs = [p for p in discover(EVAL) if not p.composite][: args.photos]
     photos = [load_pair(p) for p in pairs]
     reference = matters[str(REFERENCE)]
-    batch = reference._normalise(np.full((1, 1024, 1024, 3), 127, np.uint8))
+    batch = normalise(np.full((1, 1024, 1024, 3), 127, np.uint8), reference.spec)
     for matter in matters.values():
         matter.session.run(batch)  # compile / warm up
     times: dict[str, list[float]] = {name: [] for name in matters}

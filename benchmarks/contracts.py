@@ -27,6 +27,7 @@ from alphamatte.config import default_models_dir
 from alphamatte.engine.catalogue.entries import REGISTRY
 from alphamatte.engine.catalogue.families import ISNET
 from alphamatte.engine.catalogue.installed import imported_model, spec_to_toml
+from alphamatte.engine.catalogue.spec import GENERIC
 from alphamatte.engine.loader import load_matter
 from alphamatte.eval.contracts import u2net_reference, wrap_like_birefnet
 from alphamatte.eval.dataset import discover, load_pair
@@ -95,7 +96,7 @@ def main() -> None:
             "isnet-as-birefnet", directory=directory, backend="onnxruntime", fetch=False
         )
         stretched = replace(
-            ISNET, input=replace(ISNET.input, resize="stretch"), preparation="generic"
+            ISNET, input=replace(ISNET.input, resize="stretch"), preparation=GENERIC
         )
         (directory / "isnet-stretched.model.toml").write_text(
             spec_to_toml(replace(stretched, name="isnet-stretched", family="isnet"))

@@ -26,7 +26,7 @@ from PIL import Image
 
 from alphamatte.config import default_home, default_models_dir
 from alphamatte.engine.catalogue.families import ISNET
-from alphamatte.engine.inference.matting import CANVAS_FILL, Matter, MattingConfig
+from alphamatte.engine.inference.matting import CANVAS_FILL, Matter, MattingConfig, normalise
 from alphamatte.engine.loader import load_matter
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad
@@ -68,7 +68,7 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
 def inference_seconds(matter: Matter, repeats: int = 3) -> float:
     side = matter.canvas_side()
     canvas = np.full((1, side, side, 3), CANVAS_FILL, np.uint8)
-    batch = matter._normalise(canvas)
+    batch = normalise(canvas, matter.spec)
     matter.session.run(batch)  # warm-up
     times = []
     for _ in range(repeats):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 IMAGE_SUFFIXES = {
@@ -21,6 +23,20 @@ IMAGE_SUFFIXES = {
     ".hif",
     ".avif",
 }
+
+
+@contextmanager
+def replacing(target: Path) -> Iterator[Path]:
+    """A temporary path beside ``target`` for a writer that takes a path (ONNX, the quantiser,
+    a download); it replaces ``target`` in one rename when the block succeeds and is removed
+    when it fails, so nothing ever reads half a file at ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+    try:
+        yield partial
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def write_atomic(target: Path, data: bytes) -> None:

@@ -17,6 +17,7 @@ from alphamatte.cli.main import cli
 from alphamatte.engine.catalogue.entries import REGISTRY
 from alphamatte.engine.catalogue.families import ISNET, U2NETP
 from alphamatte.engine.catalogue.installed import spec_to_toml
+from alphamatte.engine.catalogue.spec import GENERIC
 from alphamatte.engine.loader import load_matter
 from alphamatte.eval.contracts import u2net_reference, wrap_like_birefnet
 from alphamatte.eval.dataset import discover, load_pair
@@ -52,7 +53,7 @@ def test_isnet_wrapped_as_birefnet_gives_isnets_mattes(
     # IS-Net under its own contract in BiRefNet's size regime (stretched to 1024²).
     shutil.copyfile(models_dir / ISNET.filename, directory / ISNET.filename)
     own = replace(ISNET, name="own", input=replace(ISNET.input, resize="stretch"))
-    (directory / "own.model.toml").write_text(spec_to_toml(replace(own, preparation="generic")))
+    (directory / "own.model.toml").write_text(spec_to_toml(replace(own, preparation=GENERIC)))
     isnet = load_matter("own", directory=directory, backend="onnxruntime", fetch=False)
     totals = {source: [0.0, 0.0] for source in SETS}
     for source, rgb, gt in _photos(eval_dir, 2):
@@ -77,9 +78,7 @@ def test_isnet_wrapped_as_birefnet_under_isnets_contract_is_far_off(
     wrong = load_matter("wrong", directory=home / "models", backend="onnxruntime", fetch=False)
     shutil.copyfile(models_dir / ISNET.filename, home / "models" / ISNET.filename)
     own = replace(ISNET, name="own", input=replace(ISNET.input, resize="stretch"))
-    (home / "models" / "own.model.toml").write_text(
-        spec_to_toml(replace(own, preparation="generic"))
-    )
+    (home / "models" / "own.model.toml").write_text(spec_to_toml(replace(own, preparation=GENERIC)))
     isnet = load_matter("own", directory=home / "models", backend="onnxruntime", fetch=False)
     for _, rgb, gt in _photos(eval_dir, 1):
         wrong_sad, own_sad = sad(wrong.predict(rgb), gt), sad(isnet.predict(rgb), gt)

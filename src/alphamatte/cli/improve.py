@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from alphamatte.cli.extras import require
-from alphamatte.cli.serve import migrated_engine
+from alphamatte.cli.keys import migrated_engine
 
 
 @click.group("improve")

@@ -11,9 +11,10 @@ from alphamatte.cli.database import db
 from alphamatte.cli.evaluate import eval_command
 from alphamatte.cli.improve import improve
 from alphamatte.cli.info import info
+from alphamatte.cli.keys import keys
 from alphamatte.cli.local import cutout, matte
 from alphamatte.cli.model import model
-from alphamatte.cli.serve import keys, serve
+from alphamatte.cli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -153,7 +153,7 @@ def open_candidate(
     return open_session(
         runtime_graph(spec, path, candidate),
         threads=threads,
-        dynamic=spec.preparation == "isnet" or spec.input.dynamic,
+        dynamic=spec.any_size,
         backend=candidate.backend,
         precision=candidate.precision,
     )
@@ -164,7 +164,7 @@ def runtime_graph(spec: ModelSpec, path: Path, candidate: Candidate) -> Path:
     rewritten (any size, one output), fp16 maths for a GPU's fp16, the QDQ graph for int8,
     else fp32. Any other graph: its contract's output kept, fp16 weights widened
     (``prepare_generic``)."""
-    if spec.preparation != "isnet":
+    if not spec.preparation.rewrite:
         return prepare_generic(path, spec.output.output)
     graph = prepare(path, half=candidate.precision == "fp16")
     if candidate.precision == "int8":
@@ -184,7 +184,7 @@ def choose_runtime(
     the GPU when one is usable, a pin that leaves one candidate, else measured (and cached).
     ``precisions``: (CPU, GPU), as ``Settings.cpu_precision`` and ``gpu_precision``."""
     precision = checked_precision(precisions[0], CPU_PRECISIONS, "CPU")
-    if precision == "int8" and spec.preparation != "isnet":
+    if precision == "int8" and not spec.preparation.int8:
         # One server pins int8 for its default and serves other models too: those have no
         # int8 graph (quantize.py fits IS-Net's), so they run in f32 rather than not at all.
         log.warning("%s has no int8 graph; ALPHAMATTE_CPU_PRECISION=int8 runs it in f32", spec.name)
@@ -195,7 +195,7 @@ def choose_runtime(
     has_openvino = openvino_installed()
     capabilities = Capabilities(has_openvino, has_openvino and openvino_bf16(), cuda=False)
     candidates = pinned(runnable(capabilities), requested, precision)
-    if spec.preparation != "isnet":  # int8 is built only for the IS-Net graph (quantize.py)
+    if not spec.preparation.int8:
         candidates = [c for c in candidates if c.precision != "int8"]
     if not candidates:
         raise BackendUnavailableError(
@@ -217,7 +217,7 @@ def choose_runtime(
     # The precision budget shipped in precision_budget.json was measured for IS-Net against
     # ground truth; any other model is judged against its own f32 mattes on this machine
     # (the agreement check), so a precision it computes differently in is never picked.
-    verdicts = None if spec.preparation == "isnet" else {str(c): True for c in candidates}
+    verdicts = None if spec.preparation.measured_budget else {str(c): True for c in candidates}
     return select(
         candidates,
         open_runner,
@@ -243,8 +243,7 @@ def timing_inputs(spec: ModelSpec) -> list[np.ndarray]:
     """The canvases candidates are timed on: bundled photos stretched to each side of
     :data:`~alphamatte.engine.selection.CANVASES`, normalised as the model expects."""
     photos = calibration_photos()
-    dynamic = spec.preparation == "isnet" or spec.input.dynamic
-    sides = CANVASES if dynamic else (spec.input.side,) * len(CANVASES)
+    sides = CANVASES if spec.any_size else (spec.input.side,) * len(CANVASES)
     return [
         normalise(resize_image(photos[i % len(photos)], side, side)[None], spec)
         for i, side in enumerate(sides)

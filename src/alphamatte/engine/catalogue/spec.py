@@ -4,11 +4,29 @@ how its graph is prepared."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from alphamatte.engine.catalogue.contract import InputContract, OutputContract
 
-Preparation = Literal["isnet", "generic"]
+
+@dataclass(frozen=True)
+class Preparation:
+    """What the engine's preparation (engine/preparation/) does for a family's export: data on
+    the spec, so that no code path asks which family a model is."""
+
+    name: str
+    # The export is IS-Net's npm graph, which our rewrite fits: any batch and input size, one
+    # output, fp16 maths for GPUs (preparation/rewrite.py). Else the contract's output is kept
+    # and fp16 weights are widened for CPUs, nothing more.
+    rewrite: bool = False
+    # An int8 graph can be built (preparation/quantize.py's ranges fit this export).
+    int8: bool = False
+    # The shipped precision budget (runtimes/precision_budget.json) was measured on this
+    # export against ground truth; any other model is judged against its own f32 mattes.
+    measured_budget: bool = False
+
+
+ISNET_REWRITE = Preparation("isnet", rewrite=True, int8=True, measured_budget=True)
+GENERIC = Preparation("generic")
 
 
 @dataclass(frozen=True)
@@ -63,9 +81,7 @@ class ModelSpec:
     description: str = ""
     licence: str = ""
     commercial: bool = True  # False: the licence forbids commercial use (flagged everywhere)
-    # ``isnet``: our graph rewrites for IS-Net's export apply (fp32, any size, one output,
-    # int8); ``generic``: the chosen output kept, fp16 weights widened for CPUs, nothing else.
-    preparation: Preparation = "generic"
+    preparation: Preparation = GENERIC
     # Other downloads of the same weights (another host, another export), each pinned.
     mirrors: tuple[Source, ...] = ()
     # Strength rank for ``quality=best`` (higher: stronger on our eval photos or by the
@@ -76,8 +92,9 @@ class ModelSpec:
     notes: str = ""
 
     @property
-    def input_size(self) -> int:
-        return self.input.side
+    def any_size(self) -> bool:
+        """Whether the graph runs at any input size (rewritten, or exported that way)."""
+        return self.preparation.rewrite or self.input.dynamic
 
     @property
     def sources(self) -> tuple[Source, ...]:

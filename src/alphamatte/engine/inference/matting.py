@@ -146,19 +146,12 @@ class Matter:
         """The float32 matte in 0..1 with exactly the input's height and width."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError("predict expects an H x W x 3 uint8 RGB array")
-        return self.to_full_size(self.coarse(rgb), rgb)
-
-    def to_full_size(self, coarse: CoarseMatte, rgb: np.ndarray) -> np.ndarray:
-        """The coarse matte of ``rgb`` brought to its size (guided where it is enlarged)."""
-        return full_size(coarse, rgb)
+        return full_size(self.coarse(rgb), rgb)
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """The uint8 matte (255 = opaque) with exactly the input's height and width."""
         matte: np.ndarray = to_uint8(self.predict_float(rgb))
         return matte
-
-    def _normalise(self, images: np.ndarray) -> np.ndarray:
-        return to_input(images, self.spec.input)
 
 
 def full_size(coarse: CoarseMatte, rgb: np.ndarray) -> np.ndarray:

@@ -17,7 +17,6 @@ Built once per prepared graph, next to it, in ~20 s; ~45 MB instead of ~176 MB.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from alphamatte.engine.catalogue.spec import ModelSpec
 from alphamatte.engine.inference.matting import fitted_size, letterbox
 from alphamatte.engine.preparation.rewrite import quantized_path
+from alphamatte.files import replacing
 
 CALIBRATION_SIDE = 512  # canvas side while measuring ranges: 1024² would keep ~10 GB of tensors
 # The logit head: quantising these moves every soft pixel (see the module docstring).
@@ -85,28 +85,26 @@ def quantize(prepared: Path, spec: ModelSpec) -> Path:
             batch = next(batches, None)
             return None if batch is None else {input_name: batch}
 
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     # The quantiser advises its shape-inference pre-pass on the root logger; the prepared graph
     # needs none, and the advice would land on every first start's console.
     advice = _Drop("Please consider")
     logging.getLogger().addFilter(advice)
     try:
-        quantize_static(
-            str(prepared),
-            str(partial),
-            Photos(),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            reduce_range=True,
-            calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=list(FP32_NODES),
-        )
-        os.replace(partial, target)
+        with replacing(target) as partial:
+            quantize_static(
+                str(prepared),
+                str(partial),
+                Photos(),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=True,
+                calibrate_method=CalibrationMethod.MinMax,
+                nodes_to_exclude=list(FP32_NODES),
+            )
     finally:
         logging.getLogger().removeFilter(advice)
-        partial.unlink(missing_ok=True)
     return target
 
 

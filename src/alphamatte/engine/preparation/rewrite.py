@@ -23,12 +23,13 @@ A GPU has fp16 units, so for it :func:`prepare` can also keep the published fp16
 from __future__ import annotations
 
 import contextlib
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from alphamatte.files import replacing
 
 if TYPE_CHECKING:  # onnx takes ~0.5 s to import: only rewrites need it, not a prepared start
     import onnx
@@ -60,12 +61,8 @@ def prepare(source: Path, *, half: bool = False) -> Path:
     make_spatial_dims_dynamic(model)
     keep_only_the_first_output(model)
     onnx.checker.check_model(model)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
+    with replacing(target) as partial:
         onnx.save(model, str(partial))
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
     _remove_older_versions(source)
     return target
 
@@ -274,12 +271,8 @@ def prepare_generic(source: Path, output: int = 0) -> Path:
     keep_one_output(model, output)
     _topological_sort(model.graph)  # published graphs need not be sorted; the checker wants it
     onnx.checker.check_model(model)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
+    with replacing(target) as partial:
         onnx.save(model, str(partial))
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
     return target
 
 

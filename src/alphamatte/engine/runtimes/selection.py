@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
 import statistics
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +33,8 @@ from pathlib import Path
 from time import perf_counter
 
 import numpy as np
+
+from alphamatte.files import replacing
 
 log = logging.getLogger(__name__)
 
@@ -297,12 +298,8 @@ def store(path: Path, selection: Selection) -> None:
     except (OSError, ValueError):
         entries = {}
     entries[_digest(selection.key)] = asdict(selection)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
+    with replacing(path) as partial:
         partial.write_text(json.dumps(entries, indent=1))
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def select(

@@ -36,7 +36,7 @@ from alphamatte.server.result_cache import result_key
 from alphamatte.server.state import ServerState
 
 router = APIRouter(prefix="/v1.0", tags=["matting"])
-Product = Literal["alpha", "cutout"]
+Output = Literal["alpha", "cutout"]  # a matte, or a plain cutout
 IMAGE_FIELD_HELP = f"Base64 of a {FORMAT_NAMES} (at most 10 MB decoded)"
 
 _JSON_BODY = request_body(
@@ -69,7 +69,7 @@ async def _produce(
     state: ServerState,
     key_id: int,
     data: bytes,
-    product: Product,
+    output: Output,
     model: str,
     record: Record | None = None,
 ) -> bytes:
@@ -82,7 +82,7 @@ async def _produce(
     cache_key: str | None = None
     png: bytes | None = None
     if state.results.enabled:
-        cache_key = result_key(settings, product, await sha256_hex(data), model)
+        cache_key = result_key(settings, output, await sha256_hex(data), model)
         png = await off_loop_if(state.results.blocking, state.results.get, cache_key)
         state.metrics.cache.labels("hit" if png is not None else "miss").inc()
     request.state.extra_headers = {
@@ -98,7 +98,7 @@ async def _produce(
         return await paid.settle(request, anyio.to_thread.run_sync(paid.run, lambda: hit))
 
     def make(matter: Matter, image: DecodedImage) -> bytes:
-        return _infer(state, matter, image, product, cache_key)
+        return _infer(state, matter, image, output, cache_key)
 
     return await produce(
         request,
@@ -106,7 +106,7 @@ async def _produce(
         paid,
         data,
         max_bytes=settings.max_input_bytes,
-        cost=product,
+        cost=output,
         make=make,
         model=model,
     )
@@ -118,13 +118,13 @@ async def sha256_hex(data: bytes) -> str:
 
 
 def _infer(
-    state: ServerState, matter: Matter, image: DecodedImage, product: Product, cache_key: str | None
+    state: ServerState, matter: Matter, image: DecodedImage, output: Output, cache_key: str | None
 ) -> bytes:
     """The model and the encode, on the job's worker thread; the PNG goes into the cache."""
     start = perf_counter()
     result: MatteResult = run_matting(image, matter)
     state.metrics.inference.observe(perf_counter() - start)
-    if product == "alpha":
+    if output == "alpha":
         png = encode_png(result.stored_matte(image.orientation))
     else:
         png = result.cutout_png()
@@ -148,14 +148,14 @@ async def _respond(
     key_id: int,
     body: bytes,
     data: bytes,
-    product: Product,
+    output: Output,
     render: Render,
     model: str,
 ) -> Response:
     """Run the request, once per Idempotency-Key when the client sends one."""
     idem_key = request.headers.get("idempotency-key")
     if idem_key is None:
-        png = await _produce(request, state, key_id, data, product, model)
+        png = await _produce(request, state, key_id, data, output, model)
         content, media_type = await off_loop_if(len(png) > INLINE_BYTES, render, png)
         return Response(content, media_type=media_type, headers=_success_headers(request))
     if not 1 <= len(idem_key) <= 200 or not idem_key.isascii() or not idem_key.isprintable():
@@ -185,7 +185,7 @@ async def _respond(
         return lambda conn: idempotency.complete(conn, key_id, idem_key, stored)
 
     try:
-        png = await _produce(request, state, key_id, data, product, model, record)
+        png = await _produce(request, state, key_id, data, output, model, record)
     except BaseException:
         await anyio.to_thread.run_sync(idempotency.release, state.db, key_id, idem_key)
         raise
@@ -209,7 +209,7 @@ def _as_png(png: bytes) -> tuple[bytes, str]:
 
 
 async def _json_route(
-    request: Request, state: ServerState, key: ApiKey, product: Product, field: str
+    request: Request, state: ServerState, key: ApiKey, output: Output, field: str
 ) -> Response:
     choose_model(request, state, key)  # a bad ?model is refused before the body is read
     limit = state.settings.max_input_bytes
@@ -217,18 +217,18 @@ async def _json_route(
     # 10 MB of base64 takes ~50 ms to parse and decode: large bodies go to a thread.
     data, named = await off_loop_if(len(body) > INLINE_BYTES, image_from_json, body, limit)
     model = choose_model(request, state, key, model_asked(request, named))
-    return await _respond(request, state, key.id, body, data, product, _as_json(field), model)
+    return await _respond(request, state, key.id, body, data, output, _as_json(field), model)
 
 
 async def _file_route(
-    request: Request, state: ServerState, key: ApiKey, product: Product
+    request: Request, state: ServerState, key: ApiKey, output: Output
 ) -> Response:
     choose_model(request, state, key)  # a bad ?model is refused before the body is read
     limit = state.settings.max_input_bytes
     body = await read_limited(request, limit + MARGIN, state.settings.body_timeout_s)
     data, named = await image_from_multipart(request, body, limit)
     model = choose_model(request, state, key, model_asked(request, named))
-    return await _respond(request, state, key.id, body, data, product, _as_png, model)
+    return await _respond(request, state, key.id, body, data, output, _as_png, model)
 
 
 @router.post(
