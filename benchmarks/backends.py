@@ -23,7 +23,8 @@ from alphamatte.config import default_models_dir
 from alphamatte.engine.catalogue.families import ISNET
 from alphamatte.engine.inference.matting import Matter, normalise
 from alphamatte.engine.loader import choose_runtime, open_candidate
-from alphamatte.engine.runtimes.backends import describe, openvino_bf16, openvino_installed
+from alphamatte.engine.runtimes.backends import describe
+from alphamatte.engine.runtimes.openvino import openvino_bf16, openvino_installed
 from alphamatte.engine.runtimes.selection import REFERENCE, Capabilities, budget_verdicts, runnable
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad

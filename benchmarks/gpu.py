@@ -27,16 +27,23 @@ from alphamatte.config import default_models_dir
 from alphamatte.engine.inference.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.inference.matting import Matter
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.runtimes import backends
+from alphamatte.engine.runtimes import cuda
 from alphamatte.engine.runtimes.backends import describe
-from alphamatte.engine.runtimes.session import Session
+from alphamatte.engine.runtimes.session import BaseSession, RuntimeInfo, Session
 from alphamatte.eval.dataset import discover, load_pair
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 
 
-class Timed:
+class Timed(BaseSession):
     """The session, timing its runs: how busy the GPU was kept."""
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.inner.on_gpu
+
+    def info(self) -> RuntimeInfo:
+        return self.inner.info()
 
     def __init__(self, inner: Session) -> None:
         self.inner = inner
@@ -124,10 +131,10 @@ def main() -> None:
     )
     parser.add_argument("--raw", default=None, help="only the session, at these batch sizes")
     args = parser.parse_args()
-    backends.CUDA_OPTIONS.update(option.split("=", 1) for option in args.cuda_option)
+    cuda.CUDA_OPTIONS.update(option.split("=", 1) for option in args.cuda_option)
     plain = load_matter(directory=default_models_dir(), backend=args.backend)
     runtime = describe(plain.session)
-    print(f"{runtime.backend} on {runtime.device}, {runtime.precision}, {backends.CUDA_OPTIONS}")
+    print(f"{runtime.backend} on {runtime.device}, {runtime.precision}, {cuda.CUDA_OPTIONS}")
     if args.raw:
         raw(plain.session, [int(s) for s in args.raw.split(",")], plain.config.max_side)
         return

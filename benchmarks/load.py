@@ -32,6 +32,7 @@ from PIL import Image
 from alphamatte.config import Settings, default_home
 from alphamatte.engine.catalogue.families import ISNET
 from alphamatte.engine.inference.matting import Matter, MattingConfig
+from alphamatte.engine.runtimes.session import BaseSession
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 
@@ -47,7 +48,7 @@ class InstantMatter(Matter):
         return alpha
 
 
-class NoNetwork:
+class NoNetwork(BaseSession):
     """The session an instant model reports: any canvas size, a zero output if ever run (the
     server's warm-up and canvas choice ask it; predict_float never does)."""
 

@@ -27,13 +27,14 @@ from PIL import Image
 from alphamatte.config import Settings
 from alphamatte.engine.catalogue.families import ISNET
 from alphamatte.engine.inference.matting import Matter, MattingConfig
+from alphamatte.engine.runtimes.session import BaseSession
 from alphamatte.server.accounting.keys import create_key
 from alphamatte.server.loopback import serving
 
 MB = 1024 * 1024
 
 
-class SleepySession:
+class SleepySession(BaseSession):
     """A model whose inference takes ``run_s`` (a sleep, which lets other threads run)."""
 
     dynamic_size = True

@@ -27,7 +27,7 @@ from alphamatte.config import default_models_dir
 from alphamatte.engine.catalogue.families import ISNET
 from alphamatte.engine.inference.matting import Matter
 from alphamatte.engine.loader import open_candidate, runtime_versions
-from alphamatte.engine.runtimes.backends import openvino_bf16, openvino_installed
+from alphamatte.engine.runtimes.openvino import openvino_bf16, openvino_installed
 from alphamatte.engine.runtimes.selection import (
     BUDGET,
     REFERENCE,

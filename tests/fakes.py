@@ -6,8 +6,10 @@ import threading
 
 import numpy as np
 
+from alphamatte.engine.runtimes.session import BaseSession
 
-class FakeSession:
+
+class FakeSession(BaseSession):
     """Marks pixels whose mean normalised value is above 0.2 as foreground."""
 
     def __init__(self, *, dynamic: bool = True) -> None:

@@ -12,7 +12,7 @@ from alphamatte.cli.main import cli
 from alphamatte.config import default_models_dir
 from alphamatte.engine.errors import BackendUnavailableError
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.runtimes import backends
+from alphamatte.engine.runtimes import backends, cuda, openvino
 from alphamatte.engine.runtimes.backends import describe, requested_backend
 from alphamatte.engine.runtimes.selection import REFERENCE, Capabilities, runnable
 from alphamatte.eval.dataset import discover, load_pair
@@ -40,14 +40,14 @@ def test_asking_for_a_missing_openvino_says_how_to_install_it(
 
 
 def test_a_gpu_needs_both_the_gpu_runtime_and_a_device(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backends, "_ort_providers", lambda: ["CPUExecutionProvider"])
-    monkeypatch.setattr(backends, "gpu_present", lambda: True)
-    assert not backends.cuda_usable()
-    monkeypatch.setattr(backends, "_ort_providers", lambda: ["CUDAExecutionProvider"])
-    monkeypatch.setattr(backends, "gpu_present", lambda: False)
-    assert not backends.cuda_usable()
-    monkeypatch.setattr(backends, "gpu_present", lambda: True)
-    assert backends.cuda_usable()
+    monkeypatch.setattr(cuda, "_ort_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(cuda, "gpu_present", lambda: True)
+    assert not cuda.cuda_usable()
+    monkeypatch.setattr(cuda, "_ort_providers", lambda: ["CUDAExecutionProvider"])
+    monkeypatch.setattr(cuda, "gpu_present", lambda: False)
+    assert not cuda.cuda_usable()
+    monkeypatch.setattr(cuda, "gpu_present", lambda: True)
+    assert cuda.cuda_usable()
 
 
 def test_asking_for_cuda_without_a_gpu_says_what_is_missing(
@@ -59,14 +59,14 @@ def test_asking_for_cuda_without_a_gpu_says_what_is_missing(
 
 
 def _runnable_here() -> list[object]:
-    has_openvino = backends.openvino_installed()
-    here = runnable(Capabilities(has_openvino, has_openvino and backends.openvino_bf16(), False))
+    has_openvino = openvino.openvino_installed()
+    here = runnable(Capabilities(has_openvino, has_openvino and openvino.openvino_bf16(), False))
     params: list[object] = [
         pytest.param(c.backend, c.precision, id=f"{c.backend}-{c.precision}")
         for c in here
         if c != REFERENCE
     ]
-    if backends.cuda_usable():
+    if cuda.cuda_usable():
         params += [pytest.param("cuda", p, id=f"cuda-{p}") for p in ("fp16", "f32")]
     return params
 

@@ -16,7 +16,7 @@ from alphamatte.engine.catalogue.families import ISNET
 from alphamatte.engine.inference.batching import BatchPolicy, MicroBatcher
 from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.engine.loader import load_matter
-from alphamatte.engine.runtimes.session import OrtSession
+from alphamatte.engine.runtimes.ort import OrtSession
 from tests.fakes import FakeSession
 
 

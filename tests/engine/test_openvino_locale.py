@@ -11,11 +11,11 @@ from pathlib import Path
 import onnx
 import pytest
 
-from alphamatte.engine.runtimes import backends
+from alphamatte.engine.runtimes import openvino
 from tests.engine.test_contracts import channel_mean_graph
 
 
-@pytest.mark.skipif(not backends.openvino_installed(), reason="OpenVINO is not installed")
+@pytest.mark.skipif(not openvino.openvino_installed(), reason="OpenVINO is not installed")
 def test_compiles_on_several_threads_leave_the_locale_alone(tmp_path: Path) -> None:
     path = tmp_path / "mean.onnx"
     onnx.save(onnx.helper.make_model(channel_mean_graph(None)), str(path))
@@ -23,7 +23,7 @@ def test_compiles_on_several_threads_leave_the_locale_alone(tmp_path: Path) -> N
 
     def compile_many(worker: int) -> None:
         for step in range(20):
-            session = backends.OpenVinoSession(path, dynamic=True, threads=1)
+            session = openvino.OpenVinoSession(path, dynamic=True, threads=1)
             session.compile_for((1, 3, 32 * (1 + (worker * 20 + step) % 16), 64))
 
     workers = [threading.Thread(target=compile_many, args=(n,)) for n in range(4)]

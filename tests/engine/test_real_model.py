@@ -15,7 +15,7 @@ from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.preparation.rewrite import prepare, prepared_path
 from alphamatte.engine.runtimes.backends import describe
-from alphamatte.engine.runtimes.session import OrtSession, PerShapeSession
+from alphamatte.engine.runtimes.ort import OrtSession, PerShapeSession
 from alphamatte.eval.dataset import discover, load_pair
 from alphamatte.eval.metrics import sad
 

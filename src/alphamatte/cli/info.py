@@ -12,7 +12,8 @@ from alphamatte.cli.options import engine_options, load_matter_or_exit
 @engine_options
 def info(**engine: object) -> None:
     """Print the version, backend, device, precision and threads the model runs with."""
-    from alphamatte.engine.runtimes.backends import describe, openvino_installed
+    from alphamatte.engine.runtimes.backends import describe
+    from alphamatte.engine.runtimes.openvino import openvino_installed
     from alphamatte.engine.runtimes.selection import BUDGET, CANVASES, cpu_model
 
     matter = load_matter_or_exit(**engine)

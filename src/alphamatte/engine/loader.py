@@ -32,13 +32,12 @@ from alphamatte.engine.runtimes.backends import (
     GPU_PRECISIONS,
     AnySession,
     checked_precision,
-    cuda_usable,
     on_gpu,
     open_session,
-    openvino_bf16,
-    openvino_installed,
     requested_backend,
 )
+from alphamatte.engine.runtimes.cuda import cuda_usable
+from alphamatte.engine.runtimes.openvino import openvino_bf16, openvino_installed
 from alphamatte.engine.runtimes.selection import (
     CANVASES,
     Candidate,

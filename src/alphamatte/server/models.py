@@ -343,9 +343,7 @@ class ModelPool:
 
     @staticmethod
     def _close(matter: Matter) -> None:
-        close = getattr(matter.session, "close", None)
-        if callable(close):
-            close()
+        matter.session.close()
 
     async def close(self) -> None:
         for name in list(self._loaded):

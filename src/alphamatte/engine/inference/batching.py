@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alphamatte.engine.runtimes.session import Session
+from alphamatte.engine.runtimes.session import RuntimeInfo, Session
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,22 @@ class MicroBatcher:
         for size in self.policy.sizes:
             self.inner.run(np.zeros((size, 3, height, width), dtype=np.float32))
 
+    @property
+    def on_gpu(self) -> bool:
+        return self.inner.on_gpu
+
+    def compile_for(self, shape: tuple[int, ...]) -> None:
+        self.inner.compile_for(shape)
+
+    def info(self) -> RuntimeInfo:
+        return self.inner.info()
+
     def close(self) -> None:
+        """Stop taking runs, fail what waits, and close the runtime behind."""
+        self.stop()
+        self.inner.close()
+
+    def stop(self) -> None:
         with self._ready:
             self._closed = True
             self._ready.notify_all()

@@ -86,12 +86,10 @@ class Matter:
     def warm(self) -> None:
         """Have the runtime ready its kernels for the canvas (OpenVINO compiles per shape),
         without running the model."""
-        compile_for = getattr(self.session, "compile_for", None)
-        if callable(compile_for):
-            for side in self.canvas_sides():
-                compile_for(
-                    (1, 3, side, side) if self.spec.input.layout == "NCHW" else (1, side, side, 3)
-                )
+        for side in self.canvas_sides():
+            self.session.compile_for(
+                (1, 3, side, side) if self.spec.input.layout == "NCHW" else (1, side, side, 3)
+            )
 
     def inference_size(self, width: int, height: int, side: int | None = None) -> tuple[int, int]:
         """The (width, height) the photo is resized to before it is placed on the canvas."""

@@ -1,129 +1,78 @@
-"""The model runtime behind a small protocol, so tests can swap in a fake."""
+"""The one protocol every runtime implements, and what they share.
+
+A runtime session runs the network (NCHW or NHWC float32 in, the graph's outputs out), may
+compile ahead for a shape, frees its memory when closed, and says what it runs on. The three
+runtimes sit side by side: ``ort.py`` (ONNX Runtime on the CPU), ``openvino.py``, ``cuda.py``
+(ONNX Runtime on an NVIDIA GPU); ``inference/batching.py``'s MicroBatcher wraps any of them.
+A new runtime is a module here with a :class:`BaseSession` subclass, and a line in
+``backends.open_session``.
+"""
 
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    import onnxruntime as ort
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    backend: str
+    device: str
+    precision: str
+    threads: int
+    version: str
 
 
 class Session(Protocol):
-    """Runs the network: NCHW float32 in, N1HW float32 matte logits-after-sigmoid out."""
+    """Runs the network, one batch at a time."""
 
     @property
     def dynamic_size(self) -> bool:
         """True when the graph accepts any H×W (multiple of 32), not only its trained square."""
         ...
 
+    @property
+    def on_gpu(self) -> bool:
+        """Whether it runs on a GPU (the loader puts a micro-batcher in front of those)."""
+        ...
+
     def run(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def compile_for(self, shape: tuple[int, ...]) -> None:
+        """Ready the kernels for ``shape`` now rather than at its first run."""
+        ...
+
+    def close(self) -> None:
+        """Free what the runtime holds; the session is not used again."""
+        ...
+
+    def info(self) -> RuntimeInfo:
+        """What it runs on: backend, device, precision, threads, runtime version."""
+        ...
+
+
+class BaseSession:
+    """Defaults for the parts of :class:`Session` that most runtimes (and test fakes) need not
+    do: nothing to compile ahead, nothing to free, not on a GPU."""
+
+    @property
+    def on_gpu(self) -> bool:
+        return False
+
+    def compile_for(self, shape: tuple[int, ...]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def info(self) -> RuntimeInfo:
+        return RuntimeInfo(type(self).__name__, "CPU", "f32", 0, "")
 
 
 def default_threads() -> int:
     """All cores for one inference: two concurrent runs on a small machine are slower
     (``Settings.threads`` overrides it)."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-
-
-class OrtSession:
-    """ONNX Runtime on the CPU, created once and shared; runs are serialised by a lock."""
-
-    def __init__(
-        self,
-        model_path: Path,
-        *,
-        threads: int | None = None,
-        dynamic: bool,
-        providers: Sequence[str | tuple[str, dict[str, object]]] = ("CPUExecutionProvider",),
-        precision: str = "f32",
-    ) -> None:
-        import onnxruntime as ort  # deferred: `import alphamatte` must stay light
-
-        self.precision = precision  # what the graph at model_path computes in
-
-        options = ort.SessionOptions()
-        # intra-op threads = cores: the convolutions parallelise well inside one run; inter-op
-        # parallelism only makes branches fight for the same cores.
-        self.threads = threads or default_threads()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        self._model_path = model_path
-        self._options = options
-        self._providers = list(providers)
-        self._session = self._new_session()
-        self._input = self._session.get_inputs()[0].name
-        self._output = self._session.get_outputs()[0].name
-        self._dynamic = dynamic
-        # One inference at a time per process: it already uses every core, and overlapping two
-        # would only thrash caches while doubling peak memory.
-        self._lock = threading.Lock()
-
-    def _new_session(self) -> ort.InferenceSession:
-        import onnxruntime as ort
-
-        return ort.InferenceSession(
-            str(self._model_path), sess_options=self._options, providers=self._providers
-        )
-
-    @property
-    def dynamic_size(self) -> bool:
-        return self._dynamic
-
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        with self._lock:
-            session = self._session_for(tuple(batch.shape))
-            outputs = session.run([self._output], {self._input: batch})
-        result: np.ndarray = outputs[0]
-        return result
-
-    def _session_for(self, shape: tuple[int, ...]) -> ort.InferenceSession:
-        """The ONNX Runtime session that runs this input shape (called under the lock)."""
-        return self._session
-
-
-class PerShapeSession(OrtSession):
-    """One ONNX Runtime session per input shape, the least recently used dropped beyond
-    ``max_shapes``. Since ONNX Runtime 1.20 the CUDA provider runs a shape that differs from the
-    previous run's many times slower (upstream issue 23006): on an H100 a batch of 3-4 took
-    150-360 ms when batch sizes alternated, against 25 ms alone, and ``best`` (1024² and 768²
-    views in turn) took 3.1 s per photo against 0.05 s for ``fast``. A session that only ever
-    sees one shape never switches."""
-
-    def __init__(
-        self,
-        model_path: Path,
-        *,
-        threads: int | None = None,
-        dynamic: bool,
-        providers: Sequence[str | tuple[str, dict[str, object]]] = ("CPUExecutionProvider",),
-        max_shapes: int = 8,
-    ) -> None:
-        super().__init__(model_path, threads=threads, dynamic=dynamic, providers=providers)
-        self.max_shapes = max_shapes
-        self._by_shape: OrderedDict[tuple[int, ...], ort.InferenceSession] = OrderedDict()
-        # The session opened at start (it proved that the provider works) serves the first shape.
-        self._spare: ort.InferenceSession | None = self._session
-
-    @property
-    def shapes(self) -> list[tuple[int, ...]]:
-        """The shapes that have a session, least recently used first."""
-        return list(self._by_shape)
-
-    def _session_for(self, shape: tuple[int, ...]) -> ort.InferenceSession:
-        session = self._by_shape.pop(shape, None)
-        if session is None:
-            session, self._spare = self._spare or self._new_session(), None
-            if len(self._by_shape) >= self.max_shapes:
-                self._by_shape.popitem(last=False)
-        self._by_shape[shape] = session
-        return session
