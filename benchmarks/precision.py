@@ -36,7 +36,7 @@ from alphamatte.engine.runtimes.selection import (
     cpu_model,
     runnable,
 )
-from alphamatte.eval.dataset import discover, load_pair
+from alphamatte.eval.dataset import discover, first_of_each_source, load_pair
 from alphamatte.eval.metrics import gradient_error, sad
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="store the verdicts for auto")
     parser.add_argument("--only", default="", help="candidates, e.g. openvino-int8 (f32 always)")
+    parser.add_argument("--limit", type=int, default=0, help="photos per source (0: all)")
     args = parser.parse_args()
     has_openvino = openvino_installed()
     candidates = runnable(Capabilities(has_openvino, has_openvino and openvino_bf16(), False))
@@ -87,6 +88,7 @@ def main() -> None:
     for candidate in candidates:
         matters[str(candidate)] = Matter(open_candidate(ISNET, source, candidate), ISNET)
     pairs = [p for p in discover(EVAL) if not p.composite]
+    pairs = first_of_each_source(pairs, args.limit) if args.limit else pairs
     scores: dict[str, list[dict[str, float]]] = {name: [] for name in matters}
     seconds = dict.fromkeys(matters, 0.0)
     for pair in pairs:

@@ -17,12 +17,18 @@ from time import perf_counter
 
 import numpy as np
 
-from alphamatte.config import default_models_dir
+from alphamatte.config import Settings, default_models_dir
 from alphamatte.engine.inference.matting import Matter, MattingConfig
 from alphamatte.engine.loader import load_matter
 from alphamatte.engine.runtimes.backends import describe
 from alphamatte.eval.compare import compare, per_mp
-from alphamatte.eval.dataset import Pair, discover, evaluate_side_by_side, load_pair
+from alphamatte.eval.dataset import (
+    Pair,
+    discover,
+    evaluate_side_by_side,
+    first_of_each_source,
+    load_pair,
+)
 from alphamatte.eval.metrics import background_leak
 from alphamatte.eval.reference import plain
 from alphamatte.eval.visual import VisualReport
@@ -65,14 +71,16 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="only sources whose name contains this")
     parser.add_argument("--report", type=Path, default=None, help="HTML report of fast")
     parser.add_argument("--no-halo", action="store_true")
+    parser.add_argument("--limit", type=int, default=0, help="photos per source (0: all)")
     parser.add_argument(
         "--backend", default=None, help="onnxruntime, openvino, cuda (default: ALPHAMATTE_BACKEND)"
     )
     args = parser.parse_args()
     pairs = [p for p in discover(args.dataset) if args.only is None or args.only in p.source]
+    pairs = first_of_each_source(pairs, args.limit) if args.limit else pairs
     # One session shared by every variant (plain included): loading it per variant only costs
     # time, and the ratios against plain compare pipelines on the same runtime and precision.
-    shared = load_matter(directory=default_models_dir(), backend=args.backend)
+    shared = load_matter(directory=default_models_dir(), backend=args.backend or Settings().backend)
     runtime = describe(shared.session)
     print(f"backend {runtime.backend} on {runtime.device}, {runtime.precision}")
     fast = Matter(shared.session, shared.spec, MattingConfig())

@@ -20,7 +20,7 @@ from time import perf_counter
 import httpx
 from PIL import Image
 
-from alphamatte.config import Settings
+from alphamatte.config import Settings, default_models_dir
 from alphamatte.server.loopback import serving
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
@@ -44,6 +44,8 @@ def main() -> None:
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     with tempfile.TemporaryDirectory() as home:
+        # The server downloads nothing: it serves the models this machine has fetched.
+        (Path(home) / "models").symlink_to(default_models_dir())
         settings = Settings(home=Path(home), rate_limit="1000/minute", result_cache_mb=0)
         with serving(settings) as server:
             key = server.new_key(credits=1000)

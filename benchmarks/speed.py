@@ -26,9 +26,9 @@ from PIL import Image
 
 from alphamatte.config import default_home, default_models_dir
 from alphamatte.engine.catalogue.families import ISNET
-from alphamatte.engine.inference.matting import CANVAS_FILL, Matter, MattingConfig, normalise
+from alphamatte.engine.inference.matting import Matter, MattingConfig, normalise
 from alphamatte.engine.loader import load_matter
-from alphamatte.eval.dataset import discover, load_pair
+from alphamatte.eval.dataset import discover, first_of_each_source, load_pair
 from alphamatte.eval.metrics import sad
 from alphamatte.imaging.decode import decode
 from alphamatte.product.matte import run_matting
@@ -67,7 +67,7 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
 
 def inference_seconds(matter: Matter, repeats: int = 3) -> float:
     side = matter.canvas_side()
-    canvas = np.full((1, side, side, 3), CANVAS_FILL, np.uint8)
+    canvas = np.full((1, side, side, 3), matter.spec.input.pad, np.uint8)
     batch = normalise(canvas, matter.spec)
     matter.session.run(batch)  # warm-up
     times = []
@@ -111,8 +111,10 @@ def main() -> None:
         default=[1024, 768],
         help="ALPHAMATTE_MAX_SIDE values to run alphamatte at (1024 is the default)",
     )
+    parser.add_argument("--limit", type=int, default=0, help="photos per source (0: all)")
     args = parser.parse_args()
     pairs = [p for p in discover(args.dataset) if not p.composite]
+    pairs = first_of_each_source(pairs, args.limit) if args.limit else pairs
     model_path = default_home() / "models" / ISNET.filename
     matter = load_matter(directory=default_models_dir())
     engines: dict[str, Predict] = {"rembg dis_custom": rembg_predictor(model_path)}

@@ -85,6 +85,17 @@ def discover(root: Path) -> Iterator[Pair]:
                 )
 
 
+def first_of_each_source(pairs: list[Pair], count: int) -> list[Pair]:
+    """The first ``count`` pairs of each source, in order (benchmarks' smoke runs)."""
+    seen: dict[str, int] = {}
+    kept = []
+    for pair in pairs:
+        seen[pair.source] = seen.get(pair.source, 0) + 1
+        if seen[pair.source] <= count:
+            kept.append(pair)
+    return kept
+
+
 def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
     with Image.open(pair.image) as image:
         rgb = np.asarray(image.convert("RGB"))
