@@ -236,3 +236,12 @@ def test_redis_down_fails_open_and_credits_stay_exact(
         assert charged_total(engine, key_id) == 4
     finally:
         engine.dispose()
+
+
+def test_a_replica_that_cannot_start_is_reported_and_stopped(topology: Topology) -> None:
+    """The helper's own promise: a start that fails leaves no process behind."""
+    before = len(topology.replicas)
+    with pytest.raises(RuntimeError, match="exited"):
+        topology.start_replica("missing.onnx")
+    failed = topology.replicas[before]
+    assert failed.process.poll() is not None

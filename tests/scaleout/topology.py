@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from alphamatte.server.loopback import free_port, wait_ready
+from alphamatte.server.loopback import free_port
 from tests.services import missing
 
 
@@ -62,6 +62,10 @@ def tiny_model(path: Path, *, layers: int = 0, width: int = 32) -> None:
     onnx.save(model, str(path))
 
 
+# A replica's start: migrations, the model's load and warm-up; with margin for a loaded machine.
+READY_WINDOW_S = 300.0
+
+
 @dataclass
 class Replica:
     port: int
@@ -70,6 +74,22 @@ class Replica:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until /ready answers 200; RuntimeError at once if the process exits first, or
+        after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code is not None:
+                raise RuntimeError(f"the replica on port {self.port} exited ({code}) at start")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the replica on port {self.port} was not ready in {timeout:.0f} s")
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -106,6 +126,9 @@ class Topology:
             "ALPHAMATTE_DATABASE_URL": self.database_url,
             "ALPHAMATTE_REDIS_URL": self.redis_url,
             "ALPHAMATTE_QUEUE_SIZE": "256",
+            # Measuring `auto` is not what these tests are about, and on a busy 2-core machine
+            # it took ~100 s of a replica's start (the slow model): pinned.
+            "ALPHAMATTE_BACKEND": "onnxruntime",
             **extra,
         }
 
@@ -119,8 +142,12 @@ class Topology:
             stderr=subprocess.DEVNULL,
         )
         replica = Replica(port, process)
-        wait_ready(replica.url)
-        self.replicas.append(replica)
+        self.replicas.append(replica)  # stopped by stop() even if it never becomes ready
+        try:
+            replica.wait_ready(READY_WINDOW_S)
+        except RuntimeError:
+            replica.stop()
+            raise
         return replica
 
     def start_nginx(self, replicas: list[Replica]) -> None:
@@ -174,8 +201,14 @@ http {{
         raise RuntimeError("nginx did not start")
 
     def stop(self) -> None:
-        if self.nginx is not None:
-            self.nginx.terminate()
-            self.nginx.wait(10)
-        for replica in self.replicas:
-            replica.stop()
+        """Stop everything started, whatever failed on the way (each stop is tried)."""
+        try:
+            if self.nginx is not None and self.nginx.poll() is None:
+                self.nginx.terminate()
+                try:
+                    self.nginx.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.nginx.kill()
+        finally:
+            for replica in self.replicas:
+                replica.stop()
