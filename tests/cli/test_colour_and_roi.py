@@ -16,10 +16,9 @@ from PIL import Image
 
 from alphamatte.cli.main import cli
 from alphamatte.client import Client
-from alphamatte.config import Settings
 from tests.colour_samples import display_p3, mean_delta_e, output_icc, saturated
 from tests.conftest import SHARED_EVAL, image_bytes
-from tests.server.live import LiveServer, running
+from tests.server.live import LiveServer, running_real
 
 pytestmark = pytest.mark.slow
 P3 = display_p3()
@@ -44,9 +43,7 @@ def p3_jpeg(photo: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[LiveServer]:
     home = tmp_path_factory.mktemp("roi")
-    (home / "models").symlink_to(models_dir)
-    settings = Settings(home=home, rate_limit="1000/minute", backend="onnxruntime")
-    with running(settings, matter_factory=None) as live:
+    with running_real(home, models_dir, rate_limit="1000/minute") as live:
         yield live
 
 

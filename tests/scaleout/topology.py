@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from alphamatte.server.loopback import free_port
+from alphamatte.server.loopback import free_port, wait_ready
 from tests.services import missing
 
 
@@ -76,20 +76,8 @@ class Replica:
         return f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float) -> None:
-        """Until /ready answers 200; RuntimeError at once if the process exits first, or
-        after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            code = self.process.poll()
-            if code is not None:
-                raise RuntimeError(f"the replica on port {self.port} exited ({code}) at start")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the replica on port {self.port} was not ready in {timeout:.0f} s")
+        """Until /ready answers 200; RuntimeError at once if the process exits first."""
+        wait_ready(self.url, timeout, alive=lambda: self.process.poll() is None)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alphamatte.config import Settings
 from alphamatte.imaging.colour import to_srgb
 from tests.colour_samples import delta_e as ciede2000
 from tests.colour_samples import display_p3, mean_delta_e, output_icc, saturated, to_lab
 from tests.conftest import SHARED_EVAL, gradient_rgb, image_bytes
-from tests.server.live import LiveServer, running
+from tests.server.live import LiveServer, running_real
 
 
 def _photo_pixels() -> np.ndarray:
@@ -50,9 +49,7 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[LiveServer]:
     """The real model (a subject with opaque pixels to compare), on a pinned runtime."""
     home = tmp_path_factory.mktemp("colour")
-    (home / "models").symlink_to(models_dir)
-    settings = Settings(home=home, rate_limit="1000/minute", backend="onnxruntime")
-    with running(settings, matter_factory=None) as live:
+    with running_real(home, models_dir, rate_limit="1000/minute") as live:
         yield live
 
 

@@ -63,6 +63,19 @@ def page(browser: object) -> Iterator[object]:
     context.close()
 
 
+def _upload(page: object, server: LoopbackServer, photo: Path) -> str:
+    """Open the page with a new key of 5 credits, drop ``photo`` on it and wait for the
+    downloads; the key."""
+    key = server.new_key(credits=5)
+    page.goto(server.url + "/")  # type: ignore[attr-defined]
+    page.fill("#api-key", key)  # type: ignore[attr-defined]
+    page.dispatch_event("#api-key", "change")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=5 credits left")  # type: ignore[attr-defined]
+    page.set_input_files("#file", str(photo))  # type: ignore[attr-defined]
+    page.wait_for_selector("#downloads:not([hidden])", timeout=120_000)  # type: ignore[attr-defined]
+    return key
+
+
 def test_upload_gives_a_full_size_cutout(
     page: object, server: LoopbackServer, eval_dir: Path, tmp_path: Path
 ) -> None:
@@ -80,13 +93,7 @@ def test_upload_gives_a_full_size_cutout(
             else None
         ),
     )
-    key = server.new_key(credits=5)
-    page.goto(server.url + "/")  # type: ignore[attr-defined]
-    page.fill("#api-key", key)  # type: ignore[attr-defined]
-    page.dispatch_event("#api-key", "change")  # type: ignore[attr-defined]
-    page.wait_for_selector("text=5 credits left")  # type: ignore[attr-defined]
-    page.set_input_files("#file", str(photo))  # type: ignore[attr-defined]
-    page.wait_for_selector("#downloads:not([hidden])", timeout=120_000)  # type: ignore[attr-defined]
+    key = _upload(page, server, photo)
     page.wait_for_selector("text=4 credits left")  # type: ignore[attr-defined]
 
     with page.expect_download() as download_info:  # type: ignore[attr-defined]
@@ -187,13 +194,7 @@ def test_a_heic_the_browser_cannot_open_is_previewed_by_the_server(
     page.on(  # type: ignore[attr-defined]
         "request", lambda r: previews.append(r.url) if "/v1.0/preview" in r.url else None
     )
-    key = server.new_key(credits=5)
-    page.goto(server.url + "/")  # type: ignore[attr-defined]
-    page.fill("#api-key", key)  # type: ignore[attr-defined]
-    page.dispatch_event("#api-key", "change")  # type: ignore[attr-defined]
-    page.wait_for_selector("text=5 credits left")  # type: ignore[attr-defined]
-    page.set_input_files("#file", str(photo))  # type: ignore[attr-defined]
-    page.wait_for_selector("#downloads:not([hidden])", timeout=120_000)  # type: ignore[attr-defined]
+    _upload(page, server, photo)
     page.wait_for_selector("text=4 credits left")  # type: ignore[attr-defined]  # preview free
     with page.expect_download() as download_info:  # type: ignore[attr-defined]
         page.click("#download-cutout")  # type: ignore[attr-defined]

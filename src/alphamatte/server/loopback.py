@@ -49,10 +49,13 @@ class LoopbackServer:
         return raw
 
 
-def wait_ready(url: str, timeout: float = 120.0) -> None:
-    """Poll ``url``/ready until it answers 200; RuntimeError after ``timeout`` seconds."""
+def wait_ready(url: str, timeout: float = 120.0, alive: Callable[[], bool] | None = None) -> None:
+    """Poll ``url``/ready until it answers 200; RuntimeError after ``timeout`` seconds, or at
+    once when ``alive`` (the server's process, say) reports it gone."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise RuntimeError(f"{url} exited before it was ready")
         try:
             if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
                 return

@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -89,16 +89,9 @@ class PerShapeSession(OrtSession):
     views in turn) took 3.1 s per photo against 0.05 s for ``fast``. A session that only ever
     sees one shape never switches."""
 
-    def __init__(
-        self,
-        model_path: Path,
-        *,
-        threads: int | None = None,
-        dynamic: bool,
-        providers: Sequence[str | tuple[str, dict[str, object]]] = ("CPUExecutionProvider",),
-        max_shapes: int = 8,
-    ) -> None:
-        super().__init__(model_path, threads=threads, dynamic=dynamic, providers=providers)
+    def __init__(self, model_path: Path, *, max_shapes: int = 8, **options: Any) -> None:
+        """``options``: :class:`OrtSession`'s."""
+        super().__init__(model_path, **options)
         self.max_shapes = max_shapes
         self._by_shape: OrderedDict[tuple[int, ...], ort.InferenceSession] = OrderedDict()
         # The session opened at start (it proved that the provider works) serves the first shape.
