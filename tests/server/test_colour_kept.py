@@ -104,7 +104,7 @@ def test_remove_bg_output_keeps_the_photos_colours(server: LiveServer, fmt: str)
     assert dropped.mean() > 2.0
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "HEIF", "WEBP"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "HEIF", "WEBP", "AVIF"])
 def test_withoutbg_cutout_keeps_the_photos_colours(server: LiveServer, fmt: str) -> None:
     answer = httpx.post(
         f"{server.url}/v1.0/image-without-background",
