@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -10,17 +9,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alphamatte.home import default_home, default_models_dir
 
-def default_home() -> Path:
-    """``$ALPHAMATTE_HOME``, else ``~/.cache/alphamatte``: where models, the database and the
-    caches live. Read here, in configuration; the engine is handed its directories."""
-    configured = os.environ.get("ALPHAMATTE_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "alphamatte"
-
-
-def default_models_dir() -> Path:
-    """The model cache under :func:`default_home`."""
-    return default_home() / "models"
+__all__ = ["Settings", "default_home", "default_models_dir"]
 
 
 class Settings(BaseSettings):

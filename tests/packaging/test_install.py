@@ -40,10 +40,10 @@ SHIPPED = (
     "alphamatte/server/migrations/script.py.mako",
     "alphamatte/server/migrations/versions/0001_keys_and_usage.py",
     "alphamatte/server/migrations/versions/0003_ledger.py",
-    "alphamatte/engine/calibration/astronaut.jpg",
-    "alphamatte/engine/calibration/rocket.jpg",
-    "alphamatte/engine/calibration/README.md",
-    "alphamatte/engine/precision_budget.json",  # `auto` cannot choose without it
+    "alphamatte/engine/preparation/calibration/astronaut.jpg",
+    "alphamatte/engine/preparation/calibration/rocket.jpg",
+    "alphamatte/engine/preparation/calibration/README.md",
+    "alphamatte/engine/runtimes/precision_budget.json",  # `auto` cannot choose without it
 )
 
 

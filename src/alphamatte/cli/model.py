@@ -11,7 +11,6 @@ import click
 from rich.progress import Progress
 
 from alphamatte.cli.extras import require
-from alphamatte.config import default_models_dir
 from alphamatte.engine.acquisition.download import (
     fetch,
     import_model,
@@ -31,6 +30,7 @@ from alphamatte.engine.catalogue.installed import (
 )
 from alphamatte.engine.catalogue.spec import ModelSpec
 from alphamatte.engine.errors import ModelFetchError
+from alphamatte.home import default_models_dir
 
 MODEL_NAMES = click.Choice(sorted(REGISTRY))
 
