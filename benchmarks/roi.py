@@ -18,7 +18,7 @@ import numpy as np
 
 from alphamatte.config import default_models_dir
 from alphamatte.engine.loader import load_matter
-from alphamatte.eval.dataset import discover, load_pair
+from alphamatte.eval.dataset import discover, first_of_each_source, load_pair
 from alphamatte.eval.metrics import sad
 from alphamatte.imaging.layout import Box, apply_roi
 
@@ -41,13 +41,10 @@ def main() -> None:
     args = parser.parse_args()
     matter = load_matter(directory=default_models_dir(), fetch=False, backend=args.backend)
     rows: dict[tuple[str, str], list[float]] = {}
-    seen: dict[str, int] = {}
     print("| photo | size | region | SAD whole+clear | SAD region only | ratio |")
     print("|---|---|---|---|---|---|")
-    for pair in discover(args.dataset):
-        if pair.composite or (args.limit and seen.get(pair.source, 0) >= args.limit):
-            continue
-        seen[pair.source] = seen.get(pair.source, 0) + 1
+    pairs = [p for p in discover(args.dataset) if not p.composite]
+    for pair in first_of_each_source(pairs, args.limit) if args.limit else pairs:
         rgb, gt = load_pair(pair)
         truth = gt.astype(np.float32) / 255.0
         whole = matter.predict_float(rgb)
