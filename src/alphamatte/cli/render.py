@@ -43,6 +43,7 @@ def api_options(func: F) -> F:
 def local_renderer(kind: Kind, product: ProductOptions | None = None, **engine: object) -> Render:
     """This CPU's engine. A laid-out ``product`` is made by the one procedure the remove.bg
     endpoint uses (engine/product.py), so the same options give the same bytes."""
+    from alphamatte.imaging.colour import to_srgb
     from alphamatte.imaging.decode import LOCAL_MAX_PIXELS, decode_local
     from alphamatte.product.make import ProductSpec, make_product
     from alphamatte.product.matte import finished_product
@@ -60,10 +61,11 @@ def local_renderer(kind: Kind, product: ProductOptions | None = None, **engine: 
             made = make_product(loading.result(), image, spec).data
             return lambda: made
         upright = image.upright()
-        coarse = loading.result().coarse(image.upright_srgb())
+        seen = to_srgb(upright, image.icc_profile)  # what the model reads; also the guide
+        coarse = loading.result().coarse(seen)
         icc, opacity, deep = image.icc_profile, image.upright_opacity(), image.upright_deep()
         return lambda: finished_product(
-            kind, upright, image.orientation, coarse, icc, opacity, deep
+            kind, upright, image.orientation, coarse, icc, opacity, deep, seen
         )
 
     return render

@@ -59,13 +59,16 @@ def finished_product(
     icc_profile: bytes | None = None,
     opacity: np.ndarray | None = None,
     deep: np.ndarray | None = None,
+    seen: np.ndarray | None = None,
 ) -> bytes:
     """The PNG that `matte`/`cutout`/`batch` write for a photo, from its coarse matte (made
     from the photo in sRGB): the matte in the file's stored grid, or the upright cutout in the
     photo's colours (16-bit from ``deep``, a 16-bit photo's upright colours); never more opaque
-    than the photo's own ``opacity`` (upright). Shared by
+    than the photo's own ``opacity`` (upright). ``seen``: the photo in sRGB as the model saw it,
+    when the caller still holds it (else it is rendered again). Shared by
     the local CLI and the Ray stages so that both write the same bytes."""
-    alpha = within_opacity(full_size(coarse, to_srgb(upright, icc_profile)), opacity)
+    guide = seen if seen is not None else to_srgb(upright, icc_profile)
+    alpha = within_opacity(full_size(coarse, guide), opacity)
     result = MatteResult(upright, alpha, icc_profile, deep)
     if kind == "matte":
         return encode_png(result.stored_matte(orientation))
